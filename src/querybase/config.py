@@ -1,0 +1,122 @@
+"""Process configuration read from the environment, once, at start.
+
+Only what must be known before the application database is open lives here: where the app DB is
+(Metabase's `MB_DB_*` variables), where to listen (`MB_JETTY_HOST`/`MB_JETTY_PORT`), session age and
+the login throttle switch. Everything an admin can change at run time is a setting (`settings/`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_HOST = "localhost"
+DEFAULT_PORT = 3000
+DEFAULT_DB_FILE = "querybase.db"
+# Metabase's default session age: 14 days, in minutes.
+DEFAULT_SESSION_AGE_MINUTES = 20160
+
+_SQLALCHEMY_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+_DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306}
+
+
+class ConfigError(ValueError):
+    """The environment describes an application database we cannot use."""
+
+
+@dataclass(frozen=True)
+class Config:
+    app_db_url: URL
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    session_age_minutes: int = DEFAULT_SESSION_AGE_MINUTES
+    disable_session_throttle: bool = False
+
+    @property
+    def app_db_type(self) -> str:
+        """`sqlite`, `postgres` or `mysql`."""
+        name = self.app_db_url.get_backend_name()
+        return "postgres" if name == "postgresql" else name
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        return cls(
+            app_db_url=app_db_url_from_env(env),
+            host=env.get("MB_JETTY_HOST") or DEFAULT_HOST,
+            port=_int(env, "MB_JETTY_PORT", DEFAULT_PORT),
+            # MAX_SESSION_AGE is the name Metabase reads; MB_SESSION_AGE is the one its tutorial documents.
+            session_age_minutes=_int(
+                env, "MAX_SESSION_AGE", _int(env, "MB_SESSION_AGE", DEFAULT_SESSION_AGE_MINUTES)
+            ),
+            disable_session_throttle=env.get("MB_DISABLE_SESSION_THROTTLE", "").lower() == "true",
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def app_db_url_from_env(env: Mapping[str, str]) -> URL:
+    """The SQLAlchemy URL of the application database, from Metabase's variables.
+
+    `MB_DB_CONNECTION_URI` wins (with `MB_DB_USER`/`MB_DB_PASS` filling in what it lacks); otherwise
+    `MB_DB_TYPE` picks SQLite (`h2`, `sqlite`, the default; file `MB_DB_FILE`), `postgres` or `mysql`
+    with `MB_DB_HOST`, `MB_DB_PORT`, `MB_DB_DBNAME`, `MB_DB_USER`, `MB_DB_PASS`.
+    """
+    user, password = env.get("MB_DB_USER") or None, env.get("MB_DB_PASS") or None
+    uri = env.get("MB_DB_CONNECTION_URI")
+    if uri:
+        return _url_from_connection_uri(uri, user, password)
+    db_type = (env.get("MB_DB_TYPE") or "h2").lower()
+    if db_type in ("h2", "sqlite"):
+        return URL.create("sqlite", database=_sqlite_path(env.get("MB_DB_FILE") or DEFAULT_DB_FILE))
+    if db_type not in ("postgres", "postgresql", "mysql", "mariadb"):
+        raise ConfigError(f"MB_DB_TYPE must be h2, sqlite, postgres or mysql, not {db_type!r}")
+    kind = "postgres" if db_type.startswith("postgres") else "mysql"
+    return URL.create(
+        _SQLALCHEMY_DRIVERS[kind],
+        username=user,
+        password=password,
+        host=env.get("MB_DB_HOST") or "localhost",
+        port=_int(env, "MB_DB_PORT", _DEFAULT_PORTS[kind]),
+        database=env.get("MB_DB_DBNAME") or "metabase",
+    )
+
+
+def _sqlite_path(db_file: str) -> str:
+    # Metabase's MB_DB_FILE may carry H2's `file:` prefix; it names a path either way.
+    return db_file.removeprefix("file:")
+
+
+def _url_from_connection_uri(uri: str, user: str | None, password: str | None) -> URL:
+    """Metabase accepts `postgres://u:p@h/db`, `jdbc:postgresql://h/db?user=u&password=p` and the like."""
+    raw = uri.removeprefix("jdbc:")
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme in ("sqlite", "h2"):
+        return URL.create("sqlite", database=_sqlite_path(unquote(parts.path.removeprefix("/"))))
+    if scheme not in _SQLALCHEMY_DRIVERS:
+        raise ConfigError(f"MB_DB_CONNECTION_URI has an unsupported scheme: {parts.scheme!r}")
+    query = dict(parse_qsl(parts.query))
+    user = query.pop("user", None) or (parts.username and unquote(parts.username)) or user
+    password = query.pop("password", None) or (parts.password and unquote(parts.password)) or password
+    url = make_url(f"{_SQLALCHEMY_DRIVERS[scheme]}://{parts.hostname or 'localhost'}"
+                   f"{':' + str(parts.port) if parts.port else ''}{parts.path}"
+                   f"{'?' + urlencode(query) if query else ''}")
+    return url.set(username=user, password=password)

@@ -1,0 +1,1 @@
+"""The application database: engine, sessions and migrations."""
