@@ -116,7 +116,9 @@ def _url_from_connection_uri(uri: str, user: str | None, password: str | None) -
     query = dict(parse_qsl(parts.query))
     user = query.pop("user", None) or (parts.username and unquote(parts.username)) or user
     password = query.pop("password", None) or (parts.password and unquote(parts.password)) or password
-    url = make_url(f"{_SQLALCHEMY_DRIVERS[scheme]}://{parts.hostname or 'localhost'}"
-                   f"{':' + str(parts.port) if parts.port else ''}{parts.path}"
-                   f"{'?' + urlencode(query) if query else ''}")
+    url = make_url(
+        f"{_SQLALCHEMY_DRIVERS[scheme]}://{parts.hostname or 'localhost'}"
+        f"{':' + str(parts.port) if parts.port else ''}{parts.path}"
+        f"{'?' + urlencode(query) if query else ''}"
+    )
     return url.set(username=user, password=password)

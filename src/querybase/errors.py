@@ -83,4 +83,3 @@ def check_403(allowed: bool) -> None:
 def check_400(ok: bool, body: Any = "Invalid Request.") -> None:
     if not ok:
         raise BadRequest(body)
-

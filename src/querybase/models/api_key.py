@@ -24,4 +24,3 @@ class ApiKey(Timestamps, Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
     updated_by: Mapped[User] = relationship(foreign_keys=[updated_by_id], lazy="joined")
-

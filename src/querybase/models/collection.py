@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, String, false, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase.models.base import Base, new_entity_id, utcnow
 
@@ -36,3 +37,22 @@ class Collection(Base):
 def slugify(name: str) -> str:
     """Metabase's collection slug: lower case, runs of other characters become `_`."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:254]
+
+
+def personal_collection_name(owner: Any) -> str:
+    return f"{owner.common_name}'s Personal Collection"
+
+
+def personal_collection_id(db: Session, owner: Any) -> int | None:
+    """The id of `owner`'s personal collection, created on first use as Metabase does.
+    Users that are not people (API keys) have none."""
+    if owner.type != "personal":
+        return None
+    found = db.scalar(select(Collection.id).where(Collection.personal_owner_id == owner.id))
+    if found is not None:
+        return found
+    name = personal_collection_name(owner)
+    collection = Collection(name=name, slug=slugify(name), personal_owner_id=owner.id)
+    db.add(collection)
+    db.flush()
+    return collection.id

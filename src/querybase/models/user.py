@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false, select, true
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from querybase.models.base import Base, new_entity_id, utcnow
 
@@ -51,7 +51,7 @@ class User(Base):
 
     @property
     def common_name(self) -> str:
-        """"First Last", or the email when the user has no name (Metabase's rule)."""
+        """ "First Last", or the email when the user has no name (Metabase's rule)."""
         names = [n for n in (self.first_name, self.last_name) if n]
         return " ".join(names) if names else self.email
 
@@ -85,3 +85,80 @@ class PermissionsGroupMembership(Base):
 
     user: Mapped[User] = relationship(back_populates="memberships")
     group: Mapped[PermissionsGroup] = relationship(back_populates="memberships")
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON views. Metabase shows different columns to different readers.
+
+DEFAULT_COLUMNS = (
+    "id",
+    "email",
+    "date_joined",
+    "first_name",
+    "last_name",
+    "last_login",
+    "is_superuser",
+    "is_qbnewb",
+)
+ADMIN_OR_SELF_COLUMNS = (
+    *DEFAULT_COLUMNS,
+    "sso_source",
+    "is_active",
+    "updated_at",
+    "login_attributes",
+    "jwt_attributes",
+    "locale",
+)
+LIST_COLUMNS = ("id", "email", "first_name", "last_name")
+
+
+def user_json(user: User, columns: tuple[str, ...] = ADMIN_OR_SELF_COLUMNS) -> dict[str, Any]:
+    data: dict[str, Any] = {column: getattr(user, column) for column in columns}
+    if "is_superuser" in columns:
+        data["tenant_id"] = None
+    data["common_name"] = user.common_name
+    return data
+
+
+def member_json(membership: PermissionsGroupMembership) -> dict[str, Any]:
+    """A group member as `/api/permissions/group/:id` and `/api/permissions/membership` list them."""
+    user = membership.user
+    return {
+        "id": user.id,
+        "user_id": user.id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "is_superuser": user.is_superuser,
+        "group_id": membership.group_id,
+        "membership_id": membership.id,
+    }
+
+
+def find_by_email(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(User.email == email.lower(), User.type == "personal"))
+
+
+def create_user(
+    db: Session,
+    *,
+    email: str,
+    password_hash: str | None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    login_attributes: dict[str, Any] | None = None,
+    user_type: str = "personal",
+) -> User:
+    """A new active user in All Users. Group changes beyond that go through `permissions/groups.py`."""
+    user = User(
+        email=email.lower(),
+        password=password_hash,
+        first_name=first_name,
+        last_name=last_name,
+        login_attributes=login_attributes,
+        type=user_type,
+    )
+    user.memberships.append(PermissionsGroupMembership(group_id=ALL_USERS_GROUP_ID))
+    db.add(user)
+    db.flush()
+    return user

@@ -1,0 +1,23 @@
+"""The HTTP API: one module per URL segment under `/api`, mounted from one sorted table.
+
+Each entry gives the prefix and the module's router. Authentication is declared per endpoint with
+the `CurrentUser` / `SuperUser` dependencies (`api/deps.py`), since several domains (`session`,
+`setup`, `public`) mix anonymous and authenticated endpoints.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from querybase.api import api_key, health, permissions, session, setting, setup, user
+
+# ↓↓↓ KEEP THIS SORTED ↓↓↓
+ROUTES: list[tuple[str, APIRouter]] = [
+    ("/api-key", api_key.router),
+    ("/health", health.router),
+    ("/permissions", permissions.router),
+    ("/session", session.router),
+    ("/setting", setting.router),
+    ("/setup", setup.router),
+    ("/user", user.router),
+]

@@ -1,0 +1,92 @@
+"""Endpoint dependencies: the request's app-DB session (one transaction), its settings, and who is calling.
+
+Every endpoint takes `DbSession`, so one request is one transaction: committed when the endpoint
+returns, rolled back when anything raises; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from querybase.auth.api_keys import API_KEY_HEADER, find_api_key
+from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER, find_session
+from querybase.config import Config
+from querybase.db.engine import AppDB
+from querybase.errors import Forbidden, Unauthenticated
+from querybase.models.user import User
+from querybase.settings.registry import Settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    appdb: AppDB = request.app.state.appdb
+    with appdb.sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+# scope="function": the transaction ends before the response is sent, so a failed commit is an error
+# response, and a client that got its answer can read what it wrote from any server process.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def get_config(request: Request) -> Config:
+    return request.app.state.config
+
+
+AppConfig = Annotated[Config, Depends(get_config)]
+
+
+def get_settings(db: DbSession) -> Settings:
+    return Settings(db)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def session_token(request: Request) -> str | None:
+    """The session id the client sent: the cookie first, then the header, as Metabase looks them up."""
+    return request.cookies.get(SESSION_COOKIE) or request.headers.get(SESSION_HEADER)
+
+
+def find_user(request: Request, db: DbSession, config: AppConfig) -> User | None:
+    """The active user behind the request's session cookie, session header or API key, if any."""
+    token = session_token(request)
+    if token:
+        row = find_session(db, token, config.session_age_minutes)
+        if row is not None:
+            return row.user
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        api_key = find_api_key(db, key)
+        if api_key is not None:
+            return api_key.user
+    return None
+
+
+OptionalUser = Annotated[User | None, Depends(find_user)]
+
+
+def require_user(user: OptionalUser) -> User:
+    if user is None:
+        raise Unauthenticated()
+    return user
+
+
+CurrentUser = Annotated[User, Depends(require_user)]
+
+
+def require_superuser(user: CurrentUser) -> User:
+    if not user.is_superuser:
+        raise Forbidden()
+    return user
+
+
+SuperUser = Annotated[User, Depends(require_superuser)]

@@ -1,0 +1,214 @@
+"""`/api/permissions`: permission groups and group memberships (admin only).
+
+The data permission graph (`/api/permissions/graph`) arrives with the permissions issue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from querybase.api.deps import DbSession, SuperUser
+from querybase.api.routing import MetabaseRoute
+from querybase.api.schema import NonBlankString, PositiveInt
+from querybase.errors import BadRequest, PaymentRequired, check_404
+from querybase.models.user import (
+    ADMIN_GROUP_ID,
+    ALL_USERS_GROUP_ID,
+    PermissionsGroup,
+    PermissionsGroupMembership,
+    User,
+    member_json,
+)
+from querybase.permissions.groups import (
+    ALL_USERS_LOCKED,
+    add_membership,
+    is_magic,
+    magic_group_message,
+    remove_membership,
+)
+
+router = APIRouter(route_class=MetabaseRoute, tags=["permissions"])
+
+GROUP_MANAGERS_NEED_EE = (
+    "The group manager permissions functionality is only enabled if you have a premium token with the "
+    "advanced-permissions feature."
+)
+DUPLICATE_GROUP = "A group with that name already exists."
+
+
+class GroupBody(BaseModel):
+    name: NonBlankString
+
+
+class MembershipBody(BaseModel):
+    group_id: PositiveInt
+    user_id: PositiveInt
+    is_group_manager: bool | None = None
+
+
+class MembershipUpdateBody(BaseModel):
+    is_group_manager: bool
+
+
+def _group_json(group: PermissionsGroup, member_count: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": group.id,
+        "name": group.name,
+        "entity_id": group.entity_id,
+        "magic_group_type": group.magic_group_type,
+        "is_tenant_group": group.is_tenant_group,
+    }
+    if member_count is not None:
+        data["member_count"] = member_count
+    return data
+
+
+def _active_members(db: DbSession, group_id: int) -> list[PermissionsGroupMembership]:
+    return list(
+        db.scalars(
+            select(PermissionsGroupMembership)
+            .join(User)
+            .where(
+                PermissionsGroupMembership.group_id == group_id,
+                User.is_active.is_(True),
+                User.type == "personal",
+            )
+            .order_by(func.lower(User.first_name), func.lower(User.last_name), User.id)
+        )
+    )
+
+
+def _check_name_free(db: DbSession, name: str, except_id: int | None = None) -> None:
+    clash = db.scalar(select(PermissionsGroup.id).where(func.lower(PermissionsGroup.name) == name.lower()))
+    if clash is not None and clash != except_id:
+        raise BadRequest(DUPLICATE_GROUP)
+
+
+def _editable_group(db: DbSession, group_id: int) -> PermissionsGroup:
+    group = check_404(db.get(PermissionsGroup, group_id))
+    if is_magic(group):
+        raise BadRequest(magic_group_message(group))
+    return group
+
+
+@router.get("/group")
+def list_groups(
+    admin: SuperUser,
+    db: DbSession,
+    limit: int | None = Query(None, ge=0),
+    offset: int | None = Query(None, ge=0),
+) -> list[dict[str, Any]]:
+    """Every group with its number of active members, ordered by name."""
+    counts = dict(
+        db.execute(
+            select(PermissionsGroupMembership.group_id, func.count())
+            .join(User)
+            .where(User.is_active.is_(True), User.type == "personal")
+            .group_by(PermissionsGroupMembership.group_id)
+        ).tuples()
+    )
+    statement = select(PermissionsGroup).order_by(func.lower(PermissionsGroup.name), PermissionsGroup.id)
+    if limit is not None or offset is not None:
+        statement = statement.limit(50 if limit is None else limit).offset(offset or 0)
+    return [_group_json(g, counts.get(g.id, 0)) for g in db.scalars(statement)]
+
+
+@router.get("/group/{group_id}")
+def get_group(group_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
+    """A group and its active members."""
+    group = check_404(db.get(PermissionsGroup, group_id))
+    return {**_group_json(group), "members": [member_json(m) for m in _active_members(db, group_id)]}
+
+
+@router.post("/group")
+def create_group(body: GroupBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
+    """Create a group."""
+    _check_name_free(db, body.name)
+    group = PermissionsGroup(name=body.name)
+    db.add(group)
+    db.flush()
+    return _group_json(group)
+
+
+@router.put("/group/{group_id}")
+def update_group(group_id: int, body: GroupBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
+    """Rename a group. All Users and Administrators cannot be renamed."""
+    group = _editable_group(db, group_id)
+    _check_name_free(db, body.name, except_id=group.id)
+    group.name = body.name
+    db.flush()
+    return _group_json(group)
+
+
+@router.delete("/group/{group_id}", status_code=204)
+def delete_group(group_id: int, admin: SuperUser, db: DbSession) -> Response:
+    """Delete a group. All Users and Administrators cannot be deleted; an unknown id is a no-op (as in
+    Metabase)."""
+    group = db.get(PermissionsGroup, group_id)
+    if group is not None:
+        if is_magic(group):
+            raise BadRequest(magic_group_message(group))
+        db.delete(group)
+    return Response(status_code=204)
+
+
+@router.get("/membership")
+def list_memberships(admin: SuperUser, db: DbSession) -> dict[str, list[dict[str, Any]]]:
+    """Every membership, grouped by user id."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    for m in db.scalars(select(PermissionsGroupMembership).order_by(PermissionsGroupMembership.id)):
+        result.setdefault(str(m.user_id), []).append(
+            {
+                "membership_id": m.id,
+                "group_id": m.group_id,
+                "user_id": m.user_id,
+                "is_group_manager": m.is_group_manager,
+            }
+        )
+    return result
+
+
+@router.post("/membership")
+def create_membership(body: MembershipBody, admin: SuperUser, db: DbSession) -> list[dict[str, Any]]:
+    """Add a user to a group; answers with the group's members. Joining Administrators makes an admin."""
+    if body.is_group_manager:
+        raise PaymentRequired(GROUP_MANAGERS_NEED_EE)
+    group = check_404(db.get(PermissionsGroup, body.group_id))
+    user = check_404(db.get(User, body.user_id))
+    if group.id == ALL_USERS_GROUP_ID:
+        raise BadRequest(ALL_USERS_LOCKED)
+    add_membership(db, user, group.id)
+    return [member_json(m) for m in _active_members(db, group.id)]
+
+
+@router.put("/membership/{membership_id}")
+def update_membership(
+    membership_id: int, body: MembershipUpdateBody, admin: SuperUser, db: DbSession
+) -> dict[str, Any]:
+    """Group managers are an Enterprise feature: Metabase's open-source edition answers 402."""
+    raise PaymentRequired(GROUP_MANAGERS_NEED_EE)
+
+
+@router.put("/membership/{group_id}/clear", status_code=204)
+def clear_group(group_id: int, admin: SuperUser, db: DbSession) -> Response:
+    """Remove every member of a group (not Administrators, not All Users)."""
+    group = check_404(db.get(PermissionsGroup, group_id))
+    if group.id == ADMIN_GROUP_ID:
+        raise BadRequest("Invalid Request.")
+    if group.id == ALL_USERS_GROUP_ID:
+        raise BadRequest(ALL_USERS_LOCKED)
+    for membership in list(group.memberships):
+        db.delete(membership)
+    return Response(status_code=204)
+
+
+@router.delete("/membership/{membership_id}", status_code=204)
+def delete_membership(membership_id: int, admin: SuperUser, db: DbSession) -> Response:
+    """Remove a user from a group. Leaving Administrators takes away admin rights; the last admin stays."""
+    membership = check_404(db.get(PermissionsGroupMembership, membership_id))
+    remove_membership(db, membership)
+    return Response(status_code=204)

@@ -1,0 +1,179 @@
+"""The route class every querybase endpoint uses: it turns pydantic's validation errors into
+Metabase's 400 body, `{"errors": {...}, "specific-errors": {...}}`.
+
+FastAPI's exception handlers are app-wide and see only the error list; the route knows its own
+body model and query parameters, so it can look up the Metabase description (`api/schema.py`)
+of each failing field.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+
+from querybase.api.schema import MISSING, MbType, received
+from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound
+
+_SIMPLE_DESCRIPTIONS = {str: "string", int: "integer", bool: "boolean", float: "number", dict: "map"}
+
+
+class MetabaseRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise self.metabase_error(exc) from None
+
+        return route_handler
+
+    def metabase_error(self, exc: RequestValidationError) -> Exception:
+        raw_errors = list(exc.errors())
+        if any(err["loc"][:1] == ("path",) for err in raw_errors):
+            # Metabase's typed path parameters are part of its route patterns: `/api/user/abc` is no route.
+            return NotFound(NO_SUCH_ENDPOINT)
+        malformed = next((e for e in raw_errors if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            reason = malformed.get("ctx", {}).get("error")
+            return BadRequest({"error": f"Malformed JSON in request body: {reason}"})
+        body_model = self._body_model()
+        if body_model is not None and any(_is_whole_body_error(e) for e in raw_errors):
+            # No body, or not a JSON object: Metabase validates it as an empty map.
+            raw_errors = [e for e in raw_errors if not _is_whole_body_error(e)]
+            try:
+                body_model.model_validate({})
+            except ValidationError as empty:
+                raw_errors += [{**e, "loc": ("body", *e["loc"])} for e in empty.errors()]
+        errors: dict[str, Any] = {}
+        specific: dict[str, Any] = {}
+        for err in raw_errors:
+            where, *path = err["loc"]
+            path = [p for p in path if not isinstance(p, int)]
+            if not path:
+                continue
+            mb_type, nullable, annotation = self._describe(where, path)
+            description = _description(mb_type, annotation)
+            if nullable:
+                description = "nullable " + description
+            value = err.get("input")
+            if err["type"] == "missing":
+                explanation = [received(MISSING, None)]
+            elif mb_type is not None:
+                explanation = mb_type.explain(value)
+            else:
+                explanation = [received(err["msg"], value)]
+            _put(errors, path, description, first_wins=True)
+            _put(specific, path, explanation, first_wins=False)
+        return BadRequest({"errors": errors, "specific-errors": specific})
+
+    def _body_model(self) -> type[BaseModel] | None:
+        if self.body_field is None:
+            return None
+        model = _unwrap(self.body_field.field_info.annotation)[0]
+        return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+    def _describe(self, where: str, path: list[str]) -> tuple[MbType | None, bool, Any]:
+        """The Metabase type, nullability and annotation of the parameter at `where`/`path`."""
+        if where == "body":
+            model: Any = self._body_model()
+            metadata: list[Any] = []
+            annotation: Any = model
+            nullable = False
+            for name in path:
+                model = _unwrap(annotation)[0]
+                if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                    break
+                field = _field_by_alias(model, name)
+                if field is None:
+                    return None, False, None
+                annotation, nullable = _unwrap(field.annotation)
+                metadata = list(field.metadata)
+            return _mb_type(metadata, annotation), nullable, annotation
+        params = self.dependant.query_params + self.dependant.header_params + self.dependant.cookie_params
+        for param in params:
+            if param.alias == path[0] or param.name == path[0]:
+                annotation, nullable = _unwrap(param.field_info.annotation)
+                return _mb_type(list(param.field_info.metadata), annotation), nullable, annotation
+        return None, False, None
+
+
+def _is_whole_body_error(err: dict[str, Any]) -> bool:
+    return tuple(err["loc"]) == ("body",)
+
+
+def _field_by_alias(model: type[BaseModel], name: str) -> Any:
+    for field_name, field in model.model_fields.items():
+        if name in (field_name, field.alias):
+            return field
+    return None
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """Strip `Annotated` and `X | None`; say whether None was allowed."""
+    nullable = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            nullable = nullable or len(args) < len(typing.get_args(annotation))
+            annotation = args[0] if len(args) == 1 else annotation
+            if len(args) != 1:
+                return annotation, nullable
+        else:
+            return annotation, nullable
+
+
+def _mb_type(metadata: list[Any], annotation: Any) -> MbType | None:
+    for item in metadata:
+        if isinstance(item, MbType):
+            return item
+    for item in getattr(annotation, "__metadata__", ()):
+        if isinstance(item, MbType):
+            return item
+    return None
+
+
+def _description(mb_type: MbType | None, annotation: Any) -> str:
+    if mb_type is not None:
+        return mb_type.description
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return describe_model(annotation)
+    return _SIMPLE_DESCRIPTIONS.get(typing.get_origin(annotation) or annotation, "value")
+
+
+def describe_model(model: type[BaseModel]) -> str:
+    """Metabase's description of a map schema: `map where {:k -> <desc>, :k2 (optional) -> <desc>}`."""
+    parts = []
+    for name, field in model.model_fields.items():
+        annotation, nullable = _unwrap(field.annotation)
+        text = _description(_mb_type(list(field.metadata), annotation), annotation)
+        optional = "" if field.is_required() else " (optional)"
+        parts.append(f":{field.alias or name}{optional} -> <{'nullable ' if nullable else ''}{text}>")
+    return "map where {" + ", ".join(parts) + "}"
+
+
+def _put(tree: dict[str, Any], path: list[str], value: Any, *, first_wins: bool) -> None:
+    node = tree
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    leaf = path[-1]
+    if first_wins:
+        node.setdefault(leaf, value)
+    elif isinstance(node.get(leaf), list):
+        node[leaf].extend(v for v in value if v not in node[leaf])
+    else:
+        node[leaf] = list(value)

@@ -1,0 +1,155 @@
+"""Metabase's API value types (its `ms/NonBlankString`, `ms/Email`, ...) as pydantic annotations that
+also carry Metabase's error texts.
+
+When a request fails validation Metabase answers 400 with two maps: `errors`, what each field must be
+(`"value must be a non-blank string."`), and `specific-errors`, what was wrong with what was sent
+(`["non-blank string, received: \\"\\""]`). Each type here declares both through an `MbType` marker,
+which `api/routing.py` reads when it turns pydantic's errors into that body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
+
+from querybase.auth.passwords import is_valid_password
+
+Explain = Callable[[Any], list[str]]
+
+
+def pr_str(value: Any) -> str:
+    """A value as Clojure prints it in Metabase's `received: ...` texts."""
+    if value is None:
+        return "nil"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f":{k} {pr_str(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + " ".join(pr_str(v) for v in value) + "]"
+    return str(value)
+
+
+def received(message: str, value: Any) -> str:
+    return f"{message}, received: {pr_str(value)}"
+
+
+MISSING = "missing required key"
+
+
+@dataclass(frozen=True)
+class MbType:
+    """Metabase's description of a type, and how to explain a value that does not fit it."""
+
+    description: str
+    explain: Explain
+
+
+def _explain_non_blank(value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return [received("should be a string", value), received("non-blank string", value)]
+    if value == "":
+        return [received("should be at least 1 character", value), received("non-blank string", value)]
+    return [received("non-blank string", value)]
+
+
+def _explain_with(check: str) -> Explain:
+    def explain(value: Any) -> list[str]:
+        if not isinstance(value, str):
+            return [received("should be a string", value), received(check, value)]
+        return [received(check, value)]
+
+    return explain
+
+
+def _explain_simple(message: str) -> Explain:
+    return lambda value: [received(message, value)]
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("non-blank string")
+    return value
+
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if not EMAIL_RE.match(value):
+        raise ValueError("valid email address")
+    return value
+
+
+def _password(value: str) -> str:
+    if not is_valid_password(value):
+        raise ValueError("valid password that is not too common")
+    return value
+
+
+def _positive(value: int) -> int:
+    if value <= 0:
+        raise ValueError("value must be an integer greater than zero.")
+    return value
+
+
+def _boolean_value(value: Any) -> Any:
+    """Metabase's BooleanValue accepts true/false and the strings "true"/"false"."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def _strict_int(value: Any) -> Any:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("integer")
+    return value
+
+
+NON_BLANK = MbType("value must be a non-blank string.", _explain_non_blank)
+EMAIL = MbType("value must be a valid email address.", _explain_with("valid email address"))
+PASSWORD = MbType("password is too common.", _explain_with("valid password that is not too common"))
+POSITIVE_INT = MbType(
+    "value must be an integer greater than zero.",
+    _explain_simple("value must be an integer greater than zero."),
+)
+BOOLEAN_VALUE = MbType(
+    "value must be a valid boolean string ('true' or 'false').",
+    _explain_simple("value must be a valid boolean string ('true' or 'false')"),
+)
+BOOLEAN = MbType("boolean", _explain_simple("should be a boolean"))
+STRING = MbType("string", _explain_simple("should be a string"))
+INT = MbType("value must be an integer.", _explain_simple("should be an integer"))
+MAP = MbType("Value must be a map.", _explain_simple("Value must be a map."))
+
+NonBlankString = Annotated[str, AfterValidator(_non_blank), NON_BLANK]
+Email = Annotated[str, AfterValidator(_email), EMAIL]
+Password = Annotated[str, AfterValidator(_password), PASSWORD]
+PositiveInt = Annotated[int, BeforeValidator(_strict_int), AfterValidator(_positive), POSITIVE_INT]
+BooleanValue = Annotated[bool, BeforeValidator(_boolean_value), BOOLEAN_VALUE]
+Boolean = Annotated[bool, BOOLEAN]
+String = Annotated[str, STRING]
+Int = Annotated[int, BeforeValidator(_strict_int), INT]
+Map = Annotated[dict[str, Any], MAP]
+
+
+def _locale(value: str) -> str:
+    if not re.fullmatch(r"[a-zA-Z]{2}([-_][a-zA-Z]{2})?", value):
+        raise ValueError("valid locale")
+    language, _, country = value.replace("-", "_").partition("_")
+    return language.lower() + ("_" + country.upper() if country else "")
+
+
+LOCALE = MbType(
+    "String must be a valid two-letter ISO language or language-country code e.g. 'en' or 'en_US'.",
+    _explain_simple("valid locale"),
+)
+Locale = Annotated[str, AfterValidator(_locale), LOCALE]

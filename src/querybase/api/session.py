@@ -1,0 +1,127 @@
+"""`/api/session`: log in and out, and the public instance properties the login page reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from querybase.api.deps import AppConfig, DbSession, OptionalUser, SettingsDep, session_token
+from querybase.api.routing import MetabaseRoute
+from querybase.api.schema import NonBlankString
+from querybase.auth import throttle
+from querybase.auth.passwords import burn_time, verify_password
+from querybase.auth.sessions import SESSION_COOKIE, TIMEOUT_COOKIE, create_session, delete_session
+from querybase.db.engine import AppDB
+from querybase.errors import NotFound, Unauthenticated
+from querybase.models.user import User, find_by_email
+from querybase.settings.registry import REGISTRY, Settings, Visibility
+
+router = APIRouter(route_class=MetabaseRoute, tags=["session"])
+
+BAD_CREDENTIALS = {"errors": {"password": "did not match stored password"}}
+DISABLED = {"errors": {"_error": "Your account is disabled."}}
+
+
+class LoginBody(BaseModel):
+    username: NonBlankString
+    password: NonBlankString
+    remember: bool | None = None
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address: the first `X-Forwarded-For` hop when a proxy sent one (Metabase's default
+    `source-address-header`), else the socket's peer."""
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+def start_session(
+    db: DbSession, user: User, request: Request, response: Response, settings: Settings, *, remember: bool
+) -> str:
+    """Create a session for `user` and set Metabase's session cookies on `response`; returns the id."""
+    token, _ = create_session(
+        db, user, ip_address=client_ip(request), device=request.headers.get("user-agent")
+    )
+    max_age = None
+    if remember and not settings.get("session-cookies"):
+        max_age = request.app.state.config.session_age_minutes * 60
+    same_site = settings.get("session-cookie-samesite") or "lax"
+    secure = request.url.scheme == "https" or same_site == "none"
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=max_age, path="/", httponly=True, samesite=same_site, secure=secure
+    )
+    response.set_cookie(TIMEOUT_COOKIE, "alive", path="/", samesite=same_site, secure=secure)
+    return token
+
+
+@router.post("")
+def create_session_endpoint(
+    body: LoginBody,
+    request: Request,
+    response: Response,
+    db: DbSession,
+    settings: SettingsDep,
+    config: AppConfig,
+) -> dict[str, str]:
+    """Log in with email and password: `{"id": <session id>}` and the `metabase.SESSION` cookie.
+
+    Failed attempts are throttled per username and per client IP, across every server process."""
+    appdb: AppDB = request.app.state.appdb
+    keys = [(throttle.IP_ADDRESS, client_ip(request)), (throttle.USERNAME, body.username.lower())]
+    try:
+        if not config.disable_session_throttle:
+            for throttler, key in keys:
+                throttle.check(db, throttler, key)
+        user = find_by_email(db, body.username)
+        if user is None:
+            burn_time(body.password)
+            raise Unauthenticated(BAD_CREDENTIALS)
+        if not verify_password(body.password, user.password):
+            raise Unauthenticated(BAD_CREDENTIALS)
+        if not user.is_active:
+            raise Unauthenticated(DISABLED)
+    except Unauthenticated:
+        if not config.disable_session_throttle:
+            # Its own transaction: the request's is rolled back by the error, the attempt must stay counted.
+            with appdb.transaction() as attempts:
+                for throttler, key in keys:
+                    throttle.record_failure(attempts, throttler, key)
+        raise
+    token = start_session(db, user, request, response, settings, remember=bool(body.remember))
+    return {"id": token}
+
+
+@router.delete("", status_code=204)
+def delete_session_endpoint(request: Request, db: DbSession) -> Response:
+    """Log out: forget the session and clear the cookies."""
+    token = session_token(request)
+    if not token or not delete_session(db, token):
+        raise NotFound()
+    response = Response(status_code=204)
+    for cookie in (SESSION_COOKIE, TIMEOUT_COOKIE, "metabase.EMBEDDED_SESSION"):
+        response.delete_cookie(cookie, path="/")
+    return response
+
+
+def readable_visibilities(user: User | None) -> set[Visibility]:
+    if user is None:
+        return {Visibility.PUBLIC}
+    if user.is_superuser:
+        return {Visibility.PUBLIC, Visibility.AUTHENTICATED, Visibility.SETTINGS_MANAGER, Visibility.ADMIN}
+    return {Visibility.PUBLIC, Visibility.AUTHENTICATED}
+
+
+@router.get("/properties")
+def get_properties(user: OptionalUser, settings: SettingsDep) -> dict[str, Any]:
+    """Every non-sensitive setting the caller may read, by key: the setup token and `has-user-setup`
+    for anyone, more once logged in."""
+    visible = readable_visibilities(user)
+    return {
+        key: settings.get(key)
+        for key, definition in sorted(REGISTRY.items())
+        if definition.visibility in visible and not definition.sensitive
+    }

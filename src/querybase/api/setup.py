@@ -1,0 +1,194 @@
+"""`/api/setup`: first-run setup (creates the first admin) and the admin checklist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import exists, func, select
+
+from querybase.api.deps import DbSession, SettingsDep, SuperUser
+from querybase.api.routing import MetabaseRoute
+from querybase.api.schema import Email, Locale, NonBlankString, Password, received
+from querybase.api.session import start_session
+from querybase.auth.passwords import hash_password
+from querybase.errors import BadRequest, Forbidden
+from querybase.models.collection import Collection
+from querybase.models.setting import Setting
+from querybase.models.user import ADMIN_GROUP_ID, User, create_user
+from querybase.permissions.groups import add_membership
+from querybase.settings import definitions
+
+router = APIRouter(route_class=MetabaseRoute, tags=["setup"])
+
+TOKEN_MISMATCH = "Token does not match the setup token."
+ALREADY_SET_UP = (
+    "The /api/setup route can only be used to create the first user, however a user currently exists."
+)
+
+
+class SetupUser(BaseModel):
+    email: Email
+    password: Password
+    first_name: NonBlankString | None = None
+    last_name: NonBlankString | None = None
+    site_name: str | None = None
+    password_confirm: str | None = None
+
+
+class SetupPrefs(BaseModel):
+    site_name: NonBlankString
+    site_locale: Locale | None = None
+    allow_tracking: bool | str | None = None
+
+
+class SetupBody(BaseModel):
+    token: NonBlankString
+    user: SetupUser
+    prefs: SetupPrefs
+    # Accepted for older clients (<= 0.49 sent the first database here); databases are added afterwards.
+    database: dict[str, Any] | None = None
+    invite: dict[str, Any] | None = None
+
+
+@router.post("")
+def create_first_user(
+    body: SetupBody, request: Request, response: Response, db: DbSession, settings: SettingsDep
+) -> dict[str, str]:
+    """Create the first user as an admin and log them in: `{"id": <session id>}`."""
+    # Lock the setup token's row so two concurrent setups cannot both create a first user.
+    stored = db.scalar(
+        select(Setting.value).where(Setting.key == definitions.setup_token.key).with_for_update()
+    )
+    if body.token != stored:
+        raise BadRequest(
+            {
+                "errors": {"token": TOKEN_MISMATCH},
+                "specific-errors": {"token": [received("setup token", body.token)]},
+            }
+        )
+    if settings.get(definitions.has_user_setup.key):
+        raise Forbidden(ALREADY_SET_UP)
+    user = create_user(
+        db,
+        email=body.user.email,
+        password_hash=hash_password(body.user.password),
+        first_name=body.user.first_name,
+        last_name=body.user.last_name,
+    )
+    add_membership(db, user, ADMIN_GROUP_ID)
+    settings.write(definitions.site_name.key, body.prefs.site_name)
+    settings.write(definitions.admin_email.key, user.email)
+    if body.prefs.site_locale:
+        settings.write(definitions.site_locale.key, body.prefs.site_locale)
+    settings.write(definitions.anon_tracking_enabled.key, True)
+    settings.write(definitions.instance_creation.key, user.date_joined.isoformat())
+    token = start_session(db, user, request, response, settings, remember=False)
+    return {"id": token}
+
+
+def _task(title: str, description: str, link: str, *, completed: bool, triggered: bool) -> dict[str, Any]:
+    return {
+        "title": title,
+        "description": description,
+        "link": link,
+        "completed": completed,
+        "triggered": triggered,
+        "is_next_step": False,
+    }
+
+
+@router.get("/admin_checklist")
+def get_admin_checklist(
+    request: Request, _admin: SuperUser, db: DbSession, settings: SettingsDep
+) -> list[dict[str, Any]]:
+    """The setup checklist of Metabase's admin panel (0.46-0.54 shape), computed from this instance."""
+    users = db.scalar(select(func.count()).select_from(User).where(User.type == "personal")) or 0
+    has_collection = bool(db.scalar(select(exists().where(Collection.personal_owner_id.is_(None)))))
+    on_sqlite = request.app.state.config.app_db_type == "sqlite"
+    groups = [
+        (
+            "Get connected",
+            [
+                _task(
+                    "Add a database",
+                    "Connect to your data so your whole team can start to explore.",
+                    "/admin/databases/create",
+                    completed=False,
+                    triggered=True,
+                ),
+                _task(
+                    "Set up email",
+                    "Add email credentials so you can more easily invite team members and get updates via "
+                    "Pulses.",
+                    "/admin/settings/email",
+                    completed=bool(settings.get(definitions.email_configured.key)),
+                    triggered=True,
+                ),
+                _task(
+                    "Set Slack credentials",
+                    "Does your team use Slack? If so, you can send automated updates via dashboard "
+                    "subscriptions.",
+                    "/admin/settings/slack",
+                    completed=False,
+                    triggered=True,
+                ),
+                _task(
+                    "Invite team members",
+                    "Share answers and data with the rest of your team.",
+                    "/admin/people/",
+                    completed=users > 1,
+                    triggered=False,
+                ),
+            ],
+        ),
+        (
+            "Productionize",
+            [
+                _task(
+                    "Switch to a production-ready app database",
+                    "Migrate off of the default H2 application database to PostgreSQL or MySQL",
+                    "https://www.metabase.com/docs/latest/installation-and-operation/migrating-from-h2",
+                    completed=not on_sqlite,
+                    triggered=on_sqlite,
+                ),
+            ],
+        ),
+        (
+            "Curate your data",
+            [
+                _task(
+                    "Hide irrelevant tables",
+                    "If your data contains technical or irrelevant info you can hide it.",
+                    "/admin/datamodel/database",
+                    completed=False,
+                    triggered=False,
+                ),
+                _task(
+                    "Organize questions",
+                    "Have a lot of saved questions in Metabase? Create collections to help manage them and add "
+                    "context.",
+                    "/collection/root",
+                    completed=has_collection,
+                    triggered=False,
+                ),
+                _task(
+                    "Create a model",
+                    "Set up friendly starting points for your team to explore data",
+                    "/model/new",
+                    completed=False,
+                    triggered=True,
+                ),
+            ],
+        ),
+    ]
+    result = []
+    next_step_given = False
+    for name, tasks in groups:
+        for task in tasks:
+            task["group"] = name
+            if not next_step_given and task["triggered"] and not task["completed"]:
+                task["is_next_step"] = next_step_given = True
+        result.append({"name": name, "tasks": tasks})
+    return result

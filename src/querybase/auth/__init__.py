@@ -1,0 +1,1 @@
+"""Authentication: passwords, sessions, API keys and the login throttle."""

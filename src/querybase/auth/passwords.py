@@ -1,0 +1,97 @@
+"""Password hashing (bcrypt), Metabase's password-complexity rules, and password-reset tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import uuid
+from importlib import resources
+
+import bcrypt
+
+# Metabase's default complexity ("normal"): at least six characters, one of them a digit.
+COMPLEXITY: dict[str, dict[str, int]] = {
+    "weak": {"total": 6},
+    "normal": {"total": 6, "digit": 1},
+    "strong": {"total": 8, "lower": 2, "upper": 2, "digit": 1, "special": 1},
+}
+TOO_COMMON = "password is too common."
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+
+
+def verify_password(password: str, hashed: str | None) -> bool:
+    if not hashed:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:
+        return False
+
+
+# Used when the user is unknown, so that a wrong email costs as much time as a wrong password.
+_DUMMY_HASH = hash_password(secrets.token_hex(8))
+
+
+def burn_time(password: str) -> None:
+    verify_password(password, _DUMMY_HASH)
+
+
+def _counts(password: str) -> dict[str, int]:
+    return {
+        "total": len(password),
+        "lower": sum(c.islower() for c in password),
+        "upper": sum(c.isupper() for c in password),
+        "digit": sum(c.isdigit() for c in password),
+        "special": sum(not (c.islower() or c.isupper() or c.isdigit()) for c in password),
+    }
+
+
+def meets_complexity(password: str, requirements: dict[str, int]) -> bool:
+    counts = _counts(password)
+    return all(counts.get(kind, 0) >= needed for kind, needed in requirements.items())
+
+
+def _common_passwords() -> frozenset[str]:
+    text = resources.files("querybase.auth").joinpath("common_passwords.txt").read_text()
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+COMMON_PASSWORDS = _common_passwords()
+
+
+def current_requirements() -> dict[str, int]:
+    """The complexity in force: `MB_PASSWORD_COMPLEXITY` (weak, normal, strong; default normal) and
+    `MB_PASSWORD_LENGTH`, read from the environment as Metabase reads them."""
+    level = os.environ.get("MB_PASSWORD_COMPLEXITY", "normal").lower()
+    requirements = dict(COMPLEXITY.get(level, COMPLEXITY["normal"]))
+    length = os.environ.get("MB_PASSWORD_LENGTH", "")
+    if length.isdigit():
+        requirements["total"] = int(length)
+    return requirements
+
+
+def is_valid_password(password: str) -> bool:
+    """Metabase's rule: complex enough and, unless the complexity is "weak", not a common password."""
+    requirements = current_requirements()
+    if not meets_complexity(password, requirements):
+        return False
+    return requirements == COMPLEXITY["weak"] or password.lower() not in COMMON_PASSWORDS
+
+
+def new_reset_token(user_id: int) -> str:
+    """Metabase's reset-token shape: `<user id>_<random uuid>`."""
+    return f"{user_id}_{uuid.uuid4()}"
+
+
+def hash_token(token: str) -> str:
+    """SHA-256, for random high-entropy tokens (session ids, reset tokens, API keys)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_match(token: str, hashed: str | None) -> bool:
+    return hashed is not None and hmac.compare_digest(hash_token(token), hashed)

@@ -1,0 +1,73 @@
+"""Login sessions: created at login, found from the `metabase.SESSION` cookie or the
+`X-Metabase-Session` header, valid for the configured age while the user is active.
+
+The client holds a random UUID; the app DB keeps only its SHA-256, so a leaked database holds no
+usable session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from querybase.auth.passwords import hash_token
+from querybase.models.base import utcnow
+from querybase.models.session import LoginHistory, UserSession
+from querybase.models.user import User
+
+SESSION_COOKIE = "metabase.SESSION"
+TIMEOUT_COOKIE = "metabase.TIMEOUT"
+SESSION_HEADER = "X-Metabase-Session"
+
+
+def create_session(
+    db: Session, user: User, *, ip_address: str | None = None, device: str | None = None
+) -> tuple[str, UserSession]:
+    """A new session for `user`; returns the id to give the client (shown once) and the row."""
+    token = str(uuid.uuid4())
+    row = UserSession(key_hashed=hash_token(token), user_id=user.id, user=user)
+    db.add(row)
+    now = utcnow()
+    user.last_login = now
+    db.flush()
+    db.add(LoginHistory(user_id=user.id, session_id=row.id, ip_address=ip_address, device_description=device))
+    return token, row
+
+
+def _is_uuid(token: str) -> bool:
+    try:
+        uuid.UUID(token)
+    except ValueError:
+        return False
+    return True
+
+
+def find_session(db: Session, token: str, max_age_minutes: int) -> UserSession | None:
+    """The live session for `token`: young enough, its user active. Non-UUIDs are ignored, as in Metabase."""
+    if not _is_uuid(token):
+        return None
+    row = db.scalar(select(UserSession).where(UserSession.key_hashed == hash_token(token)))
+    if row is None or not row.user.is_active:
+        return None
+    if row.created_at < utcnow() - dt.timedelta(minutes=max_age_minutes):
+        return None
+    return row
+
+
+def delete_session(db: Session, token: str) -> bool:
+    if not _is_uuid(token):
+        return False
+    result = db.execute(delete(UserSession).where(UserSession.key_hashed == hash_token(token)))
+    return bool(result.rowcount)
+
+
+def delete_user_sessions(db: Session, user_id: int) -> None:
+    db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def delete_expired_sessions(db: Session, max_age_minutes: int) -> int:
+    cutoff = utcnow() - dt.timedelta(minutes=max_age_minutes)
+    return db.execute(delete(UserSession).where(UserSession.created_at < cutoff)).rowcount

@@ -1,0 +1,1 @@
+"""Who may do what: permission groups and memberships (data and collection permissions come later)."""

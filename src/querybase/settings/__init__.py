@@ -1,0 +1,1 @@
+"""Settings: the registry (`registry.py`) and every declaration (`definitions.py`)."""
