@@ -1,0 +1,100 @@
+"""Test fixtures: the app on a fresh application database of each kind, and the named users.
+
+`--app-db sqlite,postgres,mysql` (default: all three) chooses the app databases; every API test runs
+once per kind against a real server of that kind, in a database created for the run and dropped after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from starlette.testclient import TestClient
+
+from querybase.app import create_app
+from querybase.config import Config
+from tests.support.appdb import KINDS, fresh_app_db
+from tests.support.http import Api
+from tests.support.users import PASSWORD, USERS
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--app-db",
+        default=",".join(KINDS),
+        help="comma-separated application databases to run the API tests on (sqlite, postgres, mysql)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "app_db_kind" in metafunc.fixturenames:
+        kinds = [k.strip() for k in metafunc.config.getoption("--app-db").split(",") if k.strip()]
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise pytest.UsageError(f"unknown --app-db kinds: {sorted(unknown)}")
+        metafunc.parametrize("app_db_kind", kinds, scope="session")
+
+
+@dataclass
+class Server:
+    client: TestClient
+    config: Config
+    user_ids: dict[str, int] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)
+
+    def api(self) -> Api:
+        return Api(self.client, sessions=self.sessions)
+
+
+def start(config: Config) -> Iterator[Server]:
+    with TestClient(create_app(config), base_url="http://testserver") as client:
+        yield Server(client, config)
+
+
+def set_up_users(server: Server) -> None:
+    """crowberto runs first-run setup; the others are created through the API, trashbird deactivated."""
+    api = server.api()
+    token = api.get("/api/session/properties")["setup-token"]
+    crowberto = USERS["crowberto"]
+    api.post(
+        "/api/setup",
+        {"token": token, "user": {**crowberto, "password": PASSWORD}, "prefs": {"site_name": "Test"}},
+    )
+    admin = api.as_("crowberto")
+    server.user_ids["crowberto"] = admin.get("/api/user/current")["id"]
+    for name in ("rasta", "lucky", "trashbird"):
+        server.user_ids[name] = admin.post("/api/user", {**USERS[name], "password": PASSWORD})["id"]
+    api.as_("trashbird")  # log in while active, so tests can check that the old session dies
+    admin.delete(f"/api/user/{server.user_ids['trashbird']}")
+
+
+@pytest.fixture(scope="session")
+def server(app_db_kind: str) -> Iterator[Server]:
+    """One app per app-DB kind for the whole run, set up with the named users."""
+    with fresh_app_db(app_db_kind) as url:
+        for running in start(Config(app_db_url=url)):
+            set_up_users(running)
+            yield running
+
+
+@pytest.fixture
+def api(server: Server) -> Api:
+    return server.api()
+
+
+@pytest.fixture
+def user_ids(server: Server) -> dict[str, int]:
+    return server.user_ids
+
+
+@pytest.fixture
+def fresh_server(app_db_kind: str) -> Iterator[Server]:
+    """A brand-new instance (no users yet) on its own app database, for first-run tests."""
+    with fresh_app_db(app_db_kind) as url:
+        yield from start(Config(app_db_url=url))
+
+
+@pytest.fixture
+def fresh_api(fresh_server: Server) -> Api:
+    return fresh_server.api()
