@@ -57,7 +57,9 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
                 log.info("querybase %s is ready at http://%s:%d", __version__, config.host, config.port)
 
     server = Server(
-        uvicorn.Config(create_app(config), host=config.host, port=config.port, log_level="info", access_log=False)
+        uvicorn.Config(
+            create_app(config), host=config.host, port=config.port, log_level="info", access_log=False
+        )
     )
     server.run()
     return 0 if server.started else 1
@@ -88,7 +90,8 @@ def _reset_password(config: Config, email: str) -> int:
     with appdb.transaction() as db:
         user = find_by_email(db, email)
         if user is None:
-            print(f"FAIL [[[No user found with email address '{email}'. Please check the spelling and try again.]]]")
+            reason = f"No user found with email address '{email}'. Please check the spelling and try again."
+            print(f"FAIL [[[{reason}]]]")
             return 1
         token = new_reset_token(user.id)
         user.reset_token = hash_token(token)

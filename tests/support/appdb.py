@@ -28,7 +28,9 @@ def pg_url(database: str) -> URL:
 
 
 def mysql_url(database: str | None) -> URL:
-    return URL.create("mysql+pymysql", username=MYSQL_USER, host=MYSQL_HOST, port=MYSQL_PORT, database=database)
+    return URL.create(
+        "mysql+pymysql", username=MYSQL_USER, host=MYSQL_HOST, port=MYSQL_PORT, database=database
+    )
 
 
 @contextmanager

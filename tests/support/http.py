@@ -21,13 +21,15 @@ def decode(response: Any) -> Any:
 
 def random_ip() -> str:
     """Each client gets its own address, so one test's failed logins never throttle another's."""
-    return "10.%d.%d.%d" % tuple(secrets.randbelow(254) + 1 for _ in range(3))
+    return "10." + ".".join(str(secrets.randbelow(254) + 1) for _ in range(3))
 
 
 class Api:
     """Requests as one caller: anonymous, a named test user, or explicit headers."""
 
-    def __init__(self, client: TestClient, headers: dict[str, str] | None = None, sessions: dict | None = None):
+    def __init__(
+        self, client: TestClient, headers: dict[str, str] | None = None, sessions: dict | None = None
+    ):
         self.client = client
         self.headers = {"X-Forwarded-For": random_ip(), **(headers or {})}
         self.sessions: dict[str, str] = {} if sessions is None else sessions
