@@ -1,0 +1,125 @@
+"""MySQL and MariaDB: PyMySQL. Each MySQL "database" is one schema; querybase syncs the one named in
+the details, and reports no schema for its tables, as Metabase does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import URL
+
+from querybase.drivers import types as t
+from querybase.drivers.base import (
+    ADDITIONAL_OPTIONS,
+    CANNOT_CONNECT,
+    DATABASE_NAME_INCORRECT,
+    DBNAME,
+    HOST,
+    INVALID_HOSTNAME,
+    PASSWORD,
+    SSL,
+    USER,
+    USERNAME_OR_PASSWORD_INCORRECT,
+    ColumnInfo,
+    Feature,
+    ForeignKeyInfo,
+    TableInfo,
+    port,
+)
+from querybase.drivers.sql import BASE_SQL_FEATURES, CONNECT_TIMEOUT_SECONDS, SQLDriver
+
+
+class MySQLDriver(SQLDriver):
+    engine = "mysql"
+    display_name = "MySQL"
+    connection_properties = (HOST, port(3306), DBNAME, USER, PASSWORD, SSL, ADDITIONAL_OPTIONS)
+    features = (BASE_SQL_FEATURES - {Feature.FULL_JOIN}) | {
+        Feature.REGEX,
+        Feature.DATETIME_DIFF,
+        Feature.CONVERT_TIMEZONE,
+        Feature.SET_TIMEZONE,
+        Feature.WINDOW_FUNCTIONS_OFFSET,
+    }
+    type_map = (
+        (r"^bigint", t.BIG_INTEGER),
+        (r"^tinyint\(1\)$|^bit$|^bool", t.BOOLEAN),
+        (r"^(int|integer|mediumint|smallint|tinyint|year)", t.INTEGER),
+        (r"^(decimal|numeric|dec|fixed)", t.DECIMAL),
+        (r"^(double|float|real)", t.FLOAT),
+        (r"^date$", t.DATE),
+        (r"^timestamp", t.DATETIME_TZ),
+        (r"^datetime", t.DATETIME),
+        (r"^time", t.TIME),
+        (r"^json$", t.JSON),
+        (r"(char|text|enum|set)", t.TEXT),
+    )
+    error_messages = (
+        (r"Access denied for user", USERNAME_OR_PASSWORD_INCORRECT),
+        (r"Unknown database", DATABASE_NAME_INCORRECT),
+        (r"Unknown MySQL server host|Name or service not known", INVALID_HOSTNAME),
+        (r"Can't connect to MySQL server|Connection refused|timed out", CANNOT_CONNECT),
+    )
+
+    def url(self, details: dict[str, Any]) -> URL:
+        return URL.create(
+            "mysql+pymysql",
+            username=details.get("user") or None,
+            password=details.get("password") or None,
+            host=details.get("host") or "localhost",
+            port=int(details.get("port") or 3306),
+            database=details.get("dbname") or details.get("db") or None,
+            query={"charset": "utf8mb4"},
+        )
+
+    def engine_options(self, details: dict[str, Any]) -> dict[str, Any]:
+        connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        if details.get("ssl"):
+            connect_args["ssl"] = {"check_hostname": False}
+        return {"connect_args": connect_args, "pool_recycle": 3600}
+
+    def schemas(self, conn: Connection) -> list[str | None]:
+        return [None]
+
+    def describe_table(self, conn: Connection, table: TableInfo) -> list[ColumnInfo]:
+        rows = conn.execute(
+            text(
+                """
+                SELECT column_name, data_type, column_type, ordinal_position, is_nullable, column_default,
+                       extra, column_key, column_comment
+                FROM information_schema.columns
+                WHERE table_schema = DATABASE() AND table_name = :table
+                ORDER BY ordinal_position
+                """
+            ),
+            {"table": table.name},
+        )
+        columns = []
+        for name, data_type, column_type, ordinal, nullable, default, extra, key, comment in rows:
+            native = "BIT" if column_type == "tinyint(1)" else data_type.upper()
+            auto = "auto_increment" in (extra or "")
+            columns.append(
+                ColumnInfo(
+                    name=name,
+                    database_type=native,
+                    base_type=self.base_type(column_type if column_type == "tinyint(1)" else data_type),
+                    position=ordinal - 1,
+                    pk=key == "PRI",
+                    required=nullable == "NO" and default is None and not auto,
+                    auto_increment=auto,
+                    description=comment or None,
+                )
+            )
+        return columns
+
+    def describe_fks(self, conn: Connection, table: TableInfo) -> list[ForeignKeyInfo]:
+        rows = conn.execute(
+            text(
+                """
+                SELECT column_name, referenced_table_name, referenced_column_name
+                FROM information_schema.key_column_usage
+                WHERE table_schema = DATABASE() AND table_name = :table AND referenced_table_name IS NOT NULL
+                """
+            ),
+            {"table": table.name},
+        )
+        return [ForeignKeyInfo(column, None, target, target_column) for column, target, target_column in rows]

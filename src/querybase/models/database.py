@@ -1,0 +1,175 @@
+"""Connected databases and what sync learnt about them: `metabase_database`, `metabase_table`,
+`metabase_field` and `metabase_fieldvalues`, named as in Metabase.
+
+A database's connection `details` are stored encrypted when `MB_ENCRYPTION_SECRET_KEY` is set
+(`db/encryption.py`) and never leave the server unredacted (`redact_details`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from querybase.db.encryption import EncryptedJSON
+from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
+
+# The value Metabase shows in place of a secret, and accepts back as "keep the stored value".
+REDACTED = "**MetabasePass**"
+# Keys whose values are secrets in every engine's details (drivers add their own `password` properties).
+SENSITIVE_KEYS = frozenset(
+    {
+        "password",
+        "pass",
+        "tunnel-pass",
+        "tunnel-private-key",
+        "tunnel-private-key-passphrase",
+        "access-token",
+        "refresh-token",
+        "service-account-json",
+    }
+)
+
+
+class Database(Timestamps, Base):
+    __tablename__ = "metabase_database"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(254))
+    description: Mapped[str | None] = mapped_column(Text)
+    engine: Mapped[str] = mapped_column(String(254))
+    details: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_full_sync: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    is_on_demand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    auto_run_queries: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    refingerprint: Mapped[bool | None] = mapped_column(Boolean)
+    cache_ttl: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str | None] = mapped_column(String(254))
+    dbms_version: Mapped[dict[str, Any] | None] = mapped_column(JSONText())
+    caveats: Mapped[str | None] = mapped_column(Text)
+    points_of_interest: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSONText())
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("core_user.id", ondelete="SET NULL"))
+    initial_sync_status: Mapped[str] = mapped_column(
+        String(32), default="incomplete", server_default="incomplete"
+    )
+    metadata_sync_schedule: Mapped[str] = mapped_column(String(254), default="0 50 * * * ? *")
+    cache_field_values_schedule: Mapped[str | None] = mapped_column(String(254), default="0 50 0 * * ? *")
+    provider_name: Mapped[str | None] = mapped_column(String(254))
+    uploads_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    uploads_schema_name: Mapped[str | None] = mapped_column(String(254))
+    uploads_table_prefix: Mapped[str | None] = mapped_column(String(254))
+    entity_id: Mapped[str | None] = mapped_column(String(21), unique=True, default=new_entity_id)
+
+    tables: Mapped[list[Table]] = relationship(back_populates="database", cascade="all, delete-orphan")
+
+
+class Table(Timestamps, Base):
+    __tablename__ = "metabase_table"
+    __table_args__ = (UniqueConstraint("db_id", "schema", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    db_id: Mapped[int] = mapped_column(ForeignKey("metabase_database.id", ondelete="CASCADE"), index=True)
+    schema: Mapped[str | None] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(254))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    entity_type: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    visibility_type: Mapped[str | None] = mapped_column(String(254))
+    field_order: Mapped[str] = mapped_column(String(254), default="database", server_default="database")
+    initial_sync_status: Mapped[str] = mapped_column(
+        String(32), default="incomplete", server_default="incomplete"
+    )
+    caveats: Mapped[str | None] = mapped_column(Text)
+    points_of_interest: Mapped[str | None] = mapped_column(Text)
+    show_in_getting_started: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    estimated_row_count: Mapped[int | None]
+    is_upload: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    entity_id: Mapped[str | None] = mapped_column(String(21), unique=True, default=new_entity_id)
+
+    database: Mapped[Database] = relationship(back_populates="tables")
+    fields: Mapped[list[Field]] = relationship(
+        back_populates="table", cascade="all, delete-orphan", foreign_keys="Field.table_id"
+    )
+
+
+class Field(Timestamps, Base):
+    __tablename__ = "metabase_field"
+    __table_args__ = (UniqueConstraint("table_id", "parent_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("metabase_table.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(254))
+    display_name: Mapped[str | None] = mapped_column(String(254))
+    description: Mapped[str | None] = mapped_column(Text)
+    database_type: Mapped[str] = mapped_column(Text)
+    base_type: Mapped[str] = mapped_column(String(255))
+    effective_type: Mapped[str | None] = mapped_column(String(255))
+    semantic_type: Mapped[str | None] = mapped_column(String(255))
+    coercion_strategy: Mapped[str | None] = mapped_column(String(255))
+    fk_target_field_id: Mapped[int | None] = mapped_column(
+        ForeignKey("metabase_field.id", ondelete="SET NULL")
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("metabase_field.id", ondelete="CASCADE"))
+    nfc_path: Mapped[list[Any] | None] = mapped_column(JSONText())
+    json_unfolding: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    visibility_type: Mapped[str] = mapped_column(String(32), default="normal", server_default="normal")
+    preview_display: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    database_position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    custom_position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    has_field_values: Mapped[str | None] = mapped_column(String(32))
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSONText())
+    caveats: Mapped[str | None] = mapped_column(Text)
+    points_of_interest: Mapped[str | None] = mapped_column(Text)
+    database_is_auto_increment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    database_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    database_indexed: Mapped[bool | None] = mapped_column(Boolean)
+    last_analyzed: Mapped[dt.datetime | None]
+    fingerprint: Mapped[dict[str, Any] | None] = mapped_column(JSONText())
+    fingerprint_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    entity_id: Mapped[str | None] = mapped_column(String(21), unique=True, default=new_entity_id)
+
+    table: Mapped[Table] = relationship(back_populates="fields", foreign_keys=[table_id])
+    target: Mapped[Field | None] = relationship(remote_side=[id], foreign_keys=[fk_target_field_id])
+
+
+class FieldValues(Timestamps, Base):
+    """Cached distinct values of a category-like field, for filter widgets (`has_field_values: "list"`)."""
+
+    __tablename__ = "metabase_fieldvalues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("metabase_field.id", ondelete="CASCADE"), index=True)
+    values: Mapped[list[Any] | None] = mapped_column(JSONText())
+    human_readable_values: Mapped[list[Any] | None] = mapped_column(JSONText())
+    has_more_values: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    type: Mapped[str] = mapped_column(String(32), default="full", server_default="full")
+    hash_key: Mapped[str | None] = mapped_column(String(255))
+    last_used_at: Mapped[dt.datetime | None]
+
+
+def redact_details(
+    details: dict[str, Any] | None, secret_keys: frozenset[str] = SENSITIVE_KEYS
+) -> dict[str, Any]:
+    """`details` as an admin may see them: every present secret replaced by `**MetabasePass**`."""
+    return {
+        key: REDACTED if key in secret_keys and value not in (None, "") else value
+        for key, value in (details or {}).items()
+    }
+
+
+def merge_redacted(
+    new: dict[str, Any], old: dict[str, Any], secret_keys: frozenset[str] = SENSITIVE_KEYS
+) -> dict[str, Any]:
+    """New details from a client: a secret sent back as `**MetabasePass**` keeps its stored value."""
+    return {
+        key: old.get(key) if key in secret_keys and value == REDACTED else value for key, value in new.items()
+    }
