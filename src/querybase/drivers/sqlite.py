@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -53,7 +54,10 @@ class SQLiteDriver(SQLDriver):
         path = str(details.get("db") or "").removeprefix("file:")
         if not path or not os.path.isfile(path):
             raise DB_FILE_NOT_FOUND
-        return URL.create("sqlite", database=path, query={"mode": "ro", "uri": "true"})
+        # Opened read-only through an SQLite URI: querybase never writes to a connected database.
+        return URL.create(
+            "sqlite", database=Path(path).resolve().as_uri(), query={"mode": "ro", "uri": "true"}
+        )
 
     def engine_options(self, details: dict[str, Any]) -> dict[str, Any]:
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
