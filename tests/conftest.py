@@ -17,9 +17,15 @@ from querybase.config import Config
 from tests.support.appdb import KINDS, fresh_app_db
 from tests.support.http import Api
 from tests.support.users import PASSWORD, USERS
+from tests.support.warehouses import ENGINES
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--drivers",
+        default=",".join(ENGINES),
+        help="comma-separated warehouse engines to run the driver tests on (sqlite, duckdb, postgres, mysql)",
+    )
     parser.addoption(
         "--app-db",
         default=",".join(KINDS),
@@ -34,6 +40,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if unknown:
             raise pytest.UsageError(f"unknown --app-db kinds: {sorted(unknown)}")
         metafunc.parametrize("app_db_kind", kinds, scope="session")
+    if "engine" in metafunc.fixturenames:
+        engines = [e.strip() for e in metafunc.config.getoption("--drivers").split(",") if e.strip()]
+        unknown = set(engines) - set(ENGINES)
+        if unknown:
+            raise pytest.UsageError(f"unknown --drivers engines: {sorted(unknown)}")
+        metafunc.parametrize("engine", engines)
 
 
 @dataclass

@@ -149,9 +149,12 @@ USERNAME_OR_PASSWORD_INCORRECT = ConnectionFailure(
     "Looks like the Username or Password is incorrect.",
     {"user": "check your username", "password": "check your password"},
 )
-DB_FILE_NOT_FOUND = ConnectionFailure(
-    "Looks like we couldn't find the database file. Make sure the path is correct.",
-    {"db": "check your connection string"},
+DB_FILE_NOT_FOUND = ConnectionFailure("Database cannot be found.", {"db": "check your connection string"})
+PASSWORD_REQUIRED = ConnectionFailure(
+    "Looks like you forgot to enter your Password.", {"password": "check your password"}
+)
+REQUIRES_SSL = ConnectionFailure(
+    "Server appears to require SSL - please enable SSL below", {"ssl": "please enable SSL"}
 )
 
 
