@@ -66,7 +66,8 @@ def test_describes_the_dataset(engine, warehouse):
         odd = driver.describe_table(conn, tables["Odd Table ü"])
         assert [c.name for c in odd] == ["id", "select", "has space", 'quote"d', "ünïcödé"]
         checkins = {c.name: c.base_type for c in driver.describe_table(conn, tables["checkins"])}
-        assert checkins["amount"] == "type/Decimal"
+        # Metabase's SQLite driver reads NUMERIC as a float.
+        assert checkins["amount"] == ("type/Float" if engine == "sqlite" else "type/Decimal")
         version = driver.dbms_version(conn)
         assert version["version"]
 

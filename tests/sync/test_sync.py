@@ -13,7 +13,7 @@ from querybase import sync
 from querybase.db.engine import AppDB
 from querybase.db.migrate import upgrade
 from querybase.drivers.sql import POOLS
-from querybase.models.database import Database, Field, FieldValues, Table
+from querybase.models.database import Database, Field, FieldValues, Table, has_field_values
 from tests.support.appdb import fresh_app_db, mysql_url, pg_url
 from tests.support.warehouses import fresh_warehouse
 
@@ -65,6 +65,7 @@ def test_sync_learns_the_dataset(engine, appdb):
     assert tables["Odd Table ü"].display_name == "Odd Table Ü"
     assert all(t.initial_sync_status == "complete" and t.active for t in tables.values())
     assert tables["users"].entity_type == "entity/UserTable"
+    assert tables["checkins"].entity_type == "entity/EventTable"
 
     users = fields_of(appdb, database_id, "users")
     venues = fields_of(appdb, database_id, "venues")
@@ -72,10 +73,11 @@ def test_sync_learns_the_dataset(engine, appdb):
     assert {n: (f.display_name, f.semantic_type) for n, f in users.items()} == {
         "id": ("ID", "type/PK"),
         "name": ("Name", "type/Name"),
-        "email": ("Email", "type/Email"),
+        # Five distinct values: Metabase's category classifier runs before the email one.
+        "email": ("Email", "type/Category"),
         "last_login": ("Last Login", None),
         "birth_date": ("Birth Date", None),
-        "is_active": ("Is Active", None),
+        "is_active": ("Is Active", "type/Category"),
     }
     assert checkins["user_id"].semantic_type == "type/FK"
     assert checkins["user_id"].fk_target_field_id == users["id"].id
@@ -85,8 +87,14 @@ def test_sync_learns_the_dataset(engine, appdb):
         "type/Latitude",
         "type/Longitude",
     )
-    assert venues["price"].has_field_values == "list"
-    assert users["is_active"].has_field_values == "list"
+    assert (venues["price"].semantic_type, venues["price"].has_field_values) == ("type/Category", "auto-list")
+    assert has_field_values(users["is_active"]) == "list"
+    assert (users["id"].fingerprint, users["id"].has_field_values, has_field_values(users["id"])) == (
+        None,
+        None,
+        "none",
+    )
+    assert has_field_values(users["email"]) == "list"
     assert users["last_login"].fingerprint["type"]["type/DateTime"]["earliest"].startswith("2014-01-01")
     price = venues["price"].fingerprint
     assert price["global"] == {"distinct-count": 3, "nil%": 0.0}

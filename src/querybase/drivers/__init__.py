@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from querybase.drivers.duckdb import DuckDBDriver
 from querybase.drivers.mysql import MySQLDriver
 from querybase.drivers.postgres import PostgresDriver
@@ -15,3 +17,8 @@ DRIVERS: dict[str, SQLDriver] = {
 
 def get_driver(engine: str) -> SQLDriver | None:
     return DRIVERS.get(engine)
+
+
+def engines_json() -> dict[str, Any]:
+    """Every engine's connection form, as `/api/session/properties` `engines` shows them."""
+    return {engine: driver.engine_json() for engine, driver in sorted(DRIVERS.items())}

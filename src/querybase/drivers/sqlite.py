@@ -36,18 +36,18 @@ class SQLiteDriver(SQLDriver):
     )
     features = BASE_SQL_FEATURES - {Feature.FULL_JOIN, Feature.RIGHT_JOIN, Feature.STANDARD_DEVIATION}
     secret_properties = frozenset()
-    # SQLite's declared types, by its affinity rules plus the date and boolean names people declare.
+    # Metabase's SQLite rules: searched in the declared type, first match wins (so NUMERIC is a float).
     type_map = (
-        (r"^bigint", t.BIG_INTEGER),
-        (r"^(bool|boolean)$", t.BOOLEAN),
+        (r"bigint|big int", t.BIG_INTEGER),
         (r"int", t.INTEGER),
-        (r"^(datetime|timestamp)", t.DATETIME),
-        (r"^date$", t.DATE),
-        (r"^time$", t.TIME),
-        (r"(char|clob|text|uuid)", t.TEXT),
-        (r"(decimal|numeric)", t.DECIMAL),
-        (r"(real|floa|doub)", t.FLOAT),
-        (r"^json$", t.TEXT),
+        (r"char|text|clob", t.TEXT),
+        (r"blob", "type/*"),
+        (r"real|doub|floa|numeric", t.FLOAT),
+        (r"decimal", t.DECIMAL),
+        (r"boolean", t.BOOLEAN),
+        (r"timestamp|datetime", t.DATETIME),
+        (r"date", t.DATE),
+        (r"time", t.TIME),
     )
 
     def url(self, details: dict[str, Any]) -> URL:

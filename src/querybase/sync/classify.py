@@ -7,74 +7,116 @@ import re
 
 from querybase.drivers import types as t
 
+_UPPER_WORDS = frozenset({"id", "url", "ip", "uid", "uuid", "guid"})
+
+
+def _humanize_word(word: str) -> str:
+    if word.lower() in _UPPER_WORDS:
+        return word.upper()
+    if word == word.upper():
+        return word[:1].upper() + word[1:].lower()
+    return word[:1].upper() + word[1:]
+
 
 def humanize(name: str) -> str:
-    """Metabase's "simple" humanization: `USER_ID` → "User ID", `created-at` → "Created At"."""
-    words = [w for w in re.split(r"[-_\s]+", name.strip()) if w]
-    if not words:
-        return name
-    return " ".join("ID" if w.lower() == "id" else w[:1].upper() + w[1:].lower() for w in words)
+    """Metabase's "simple" humanization: `USER_ID` → "User ID", `ip_address` → "IP Address",
+    `userId` → "UserId"."""
+    words = [w for w in re.split(r"[-_\s]+", name) if w]
+    return " ".join(_humanize_word(w) for w in words) if words else name
 
 
-_NUMBER, _INT, _TEXT, _TEMPORAL, _ANY = "number", "integer", "text", "temporal", "any"
+_ANY, _FLOAT, _INT, _INT_OR_TEXT, _TEXT, _NUMBER = "any", "float", "int", "int-or-text", "text", "number"
+_DATE, _TIME, _TIMESTAMP = "date", "time", "timestamp"
 
-# (pattern on the lower-cased column name, which base types it applies to, semantic type); first match wins.
+# Metabase's name classifier (`analyze/classifiers/name.clj`), in its order: (regex searched in the
+# lower-cased name, the base types it applies to, the semantic type). The first row that matches wins.
 NAME_PATTERNS: tuple[tuple[str, str, str], ...] = (
     (r"^id$", _ANY, t.PK),
-    (r"^.*_lat$|^lat$|^latitude$|^.*_latitude$", _NUMBER, t.LATITUDE),
-    (r"^.*_lon$|^.*_lng$|^.*_long$|^lon$|^lng$|^long$|^longitude$|^.*_longitude$", _NUMBER, t.LONGITUDE),
-    (r"^.*_url$|^url$|^.*_uri$|^uri$", _TEXT, t.URL),
-    (r"^.*email.*$", _TEXT, t.EMAIL),
-    (r"^city$|^town$", _TEXT, t.CITY),
-    (r"^state$|^province$|^state_code$", _TEXT, t.STATE),
-    (r"^country$|^country_code$|^.*_country$", _TEXT, t.COUNTRY),
-    (r"^zip$|^zip_?code$|^postal_?code$|^zipcode$", _ANY, t.ZIP_CODE),
-    (r"^name$|^first_?name$|^last_?name$|^full_?name$|^.*_name$", _TEXT, t.NAME),
-    (r"^title$", _TEXT, t.TITLE),
-    (r"^description$|^.*_description$", _TEXT, t.DESCRIPTION),
-    (r"^company$|^vendor$|^.*_company$|^organization$", _TEXT, t.COMPANY),
-    (r"^.*discount.*$", _NUMBER, t.DISCOUNT),
-    (r"^.*quantity.*$|^.*count$|^num_.*$|^number_of_.*$", _INT, t.QUANTITY),
-    (r"^.*rating.*$|^.*score.*$|^.*stars$", _NUMBER, t.SCORE),
-    (r"^source$|^.*_source$|^channel$|^referrer$", _TEXT, t.SOURCE),
-    (r"^.*cancel.*$", _TEMPORAL, t.CANCELATION_TIMESTAMP),
-    (r"^.*created.*$|^.*create_.*$|^.*start.*$|^.*joined.*$", _TEMPORAL, t.CREATION_TIMESTAMP),
-    (r"^.*_type$|^type$|^status$|^role$|^gender$|^currency$|^category$|^plan$", _TEXT, t.CATEGORY),
+    (r"^lon$|^.*_lon$|^.*_lng$|^.*_long$|^.*_longitude$|^lng$|^long$|^longitude$", _FLOAT, t.LONGITUDE),
+    (r"^lat$|^.*_lat$|^latitude$|^.*_latitude$", _FLOAT, t.LATITUDE),
+    (r"^.*_type$", _TEXT, t.CATEGORY),
+    (r"^.*_url$", _TEXT, t.URL),
+    (r"^city$", _TEXT, t.CITY),
+    (r"^country|_country$", _TEXT, t.COUNTRY),
+    (r"^currency$", _TEXT, t.CATEGORY),
+    (r"^first_?name$|^full_?name$|^last_?name$|^name$", _TEXT, t.NAME),
+    (r"^gender$|^role$|^sex$|^status$|^type$", _TEXT, t.CATEGORY),
+    (r"^postal_?code$|^zip_?code$", _INT_OR_TEXT, t.ZIP_CODE),
+    (r"^url$", _TEXT, t.URL),
+    (r"discount", _NUMBER, t.DISCOUNT),
+    (r"income", _NUMBER, "type/Income"),
+    (r"quantity|count$|number|^num_", _INT, t.QUANTITY),
+    (r"join", _DATE, "type/JoinDate"),
+    (r"join", _TIME, "type/JoinTime"),
+    (r"join", _TIMESTAMP, "type/JoinTimestamp"),
+    (r"create|start", _DATE, "type/CreationDate"),
+    (r"create|start", _TIME, "type/CreationTime"),
+    (r"create|start", _TIMESTAMP, t.CREATION_TIMESTAMP),
+    (r"cancel", _DATE, "type/CancelationDate"),
+    (r"cancel", _TIME, "type/CancelationTime"),
+    (r"cancel", _TIMESTAMP, t.CANCELATION_TIMESTAMP),
+    (r"delet(?:e|i)", _DATE, "type/DeletionDate"),
+    (r"delet(?:e|i)", _TIME, "type/DeletionTime"),
+    (r"delet(?:e|i)", _TIMESTAMP, "type/DeletionTimestamp"),
+    (r"update", _DATE, "type/UpdatedDate"),
+    (r"update", _TIME, "type/UpdatedTime"),
+    (r"update", _TIMESTAMP, "type/UpdatedTimestamp"),
+    (r"source|channel", _INT_OR_TEXT, t.SOURCE),
+    (r"share|percent|rate$", _FLOAT, "type/Share"),
+    (r"margin", _NUMBER, "type/GrossMargin"),
+    (r"cost", _NUMBER, "type/Cost"),
+    (r"duration", _NUMBER, "type/Duration"),
+    (r"author|creator|created_?by", _INT_OR_TEXT, "type/Author"),
+    (r"owner", _INT_OR_TEXT, "type/Owner"),
+    (r"company|vendor", _INT_OR_TEXT, t.COMPANY),
+    (r"subscription", _INT_OR_TEXT, "type/Subscription"),
+    (r"score|rating|stars", _NUMBER, t.SCORE),
+    (r"description", _TEXT, t.DESCRIPTION),
+    (r"title", _TEXT, t.TITLE),
+    (r"comment", _TEXT, "type/Comment"),
+    (r"birthda(?:te|y)|(?:te|y)_?of_?birth", _DATE, "type/Birthdate"),
+    (r"birthda(?:te|y)|(?:te|y)_?of_?birth", _TIMESTAMP, "type/Birthdate"),
 )
+
+_DATETIMES = frozenset({t.DATETIME, t.DATETIME_TZ, "type/DateTimeWithTZ"})
 
 
 def _applies(kind: str, base_type: str) -> bool:
-    if kind == _ANY:
-        return True
-    if kind == _NUMBER:
-        return base_type in t.NUMBER_TYPES
-    if kind == _INT:
-        return base_type in t.INTEGER_TYPES
-    if kind == _TEXT:
-        return base_type in t.TEXT_TYPES
-    return base_type in t.TEMPORAL_TYPES
+    return {
+        _ANY: True,
+        _FLOAT: base_type in (t.FLOAT, t.DECIMAL),
+        _INT: base_type in t.INTEGER_TYPES,
+        _INT_OR_TEXT: base_type in t.INTEGER_TYPES or base_type == t.TEXT,
+        _TEXT: base_type == t.TEXT,
+        _NUMBER: base_type in t.NUMBER_TYPES,
+        _DATE: base_type == t.DATE,
+        _TIME: base_type in (t.TIME, t.TIME_TZ),
+        _TIMESTAMP: base_type in _DATETIMES,
+    }[kind]
 
 
 def semantic_type_from_name(name: str, base_type: str) -> str | None:
     lowered = name.lower()
     for pattern, kind, semantic_type in NAME_PATTERNS:
-        if re.match(pattern, lowered) and _applies(kind, base_type):
+        if re.search(pattern, lowered) and _applies(kind, base_type):
             return semantic_type
     return None
 
 
-_ENTITY_TYPES = (
-    (r"^(.*_)?(orders?|transactions?|sales|purchases?)$", "entity/TransactionTable"),
-    (r"^(.*_)?(products?|items?|skus?)$", "entity/ProductTable"),
-    (r"^(.*_)?(users?|people|persons?|customers?|accounts?|members?)$", "entity/UserTable"),
-    (r"^(.*_)?(events?|analytic_events)$", "entity/EventTable"),
-    (r"^(.*_)?(companies|businesses|organizations?|vendors?)$", "entity/CompanyTable"),
+# Metabase's table classifier: a word at the start of the name, or at its end (optionally plural).
+_ENTITY_WORDS = (
+    (("order", "transaction", "sale"), "entity/TransactionTable"),
+    (("product",), "entity/ProductTable"),
+    (("user", "account", "people", "person", "employee"), "entity/UserTable"),
+    (("event", "checkin", "log"), "entity/EventTable"),
+    (("subscription",), "entity/SubscriptionTable"),
+    (("company", "companies", "vendor"), "entity/CompanyTable"),
 )
 
 
 def entity_type(table_name: str) -> str:
     lowered = table_name.lower()
-    for pattern, entity in _ENTITY_TYPES:
-        if re.match(pattern, lowered):
+    for words, entity in _ENTITY_WORDS:
+        if any(re.search(f"^{word}|{word}s?$", lowered) for word in words):
             return entity
     return "entity/GenericTable"

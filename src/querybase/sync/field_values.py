@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, column, delete, select, table
 
-from querybase.models.database import Field, FieldValues, Table
+from querybase.models.database import Field, FieldValues, Table, has_field_values
 from querybase.sync.context import SyncContext
 
 MAX_VALUES = 1000
@@ -33,7 +33,7 @@ def _jsonable(value: Any) -> Any:
 
 def update_field_values(db: Any, conn: Connection, tbl: Table, field: Field) -> FieldValues | None:
     """Refresh (or create) a field's cached values; drop them when the field is not a list field."""
-    if field.has_field_values != "list":
+    if has_field_values(field) != "list":
         db.execute(delete(FieldValues).where(FieldValues.field_id == field.id))
         return None
     values, more = distinct_values(conn, tbl, field)

@@ -61,7 +61,7 @@ def _share(values: list[str], check: Any) -> float:
 
 
 def _text_fingerprint(values: list[Any]) -> dict[str, Any]:
-    texts = [str(v) for v in values]
+    texts = [str(v) for v in values]  # Metabase stringifies whatever the column holds
     return {
         "percent-json": _share(texts, lambda v: v[:1] in "{[" and v[-1:] in "}]"),
         "percent-url": _share(texts, lambda v: bool(_URL.match(v))),
@@ -76,7 +76,11 @@ def _temporal_fingerprint(values: list[Any]) -> dict[str, Any]:
     return {"earliest": stamps[0] if stamps else None, "latest": stamps[-1] if stamps else None}
 
 
-def fingerprint(base_type: str, values: list[Any]) -> dict[str, Any]:
+def fingerprint(field: Field, values: list[Any]) -> dict[str, Any] | None:
+    """Metabase's fingerprint (version 5): none for PKs, only the global part for FKs and non-number,
+    non-text, non-temporal fields."""
+    if field.semantic_type == t.PK:
+        return None
     present = [v for v in values if v is not None]
     result: dict[str, Any] = {
         "global": {
@@ -84,58 +88,49 @@ def fingerprint(base_type: str, values: list[Any]) -> dict[str, Any]:
             "nil%": (len(values) - len(present)) / len(values) if values else 0.0,
         }
     }
-    if base_type in t.NUMBER_TYPES:
+    if field.semantic_type == t.FK:
+        return result
+    if field.base_type in t.NUMBER_TYPES:
         result["type"] = {"type/Number": _number_fingerprint(present)}
-    elif base_type in t.TEXT_TYPES:
+    elif field.base_type in t.TEXT_TYPES:
         result["type"] = {"type/Text": _text_fingerprint(present)}
-    elif base_type in (t.DATE, t.DATETIME, t.DATETIME_TZ):
+    elif field.base_type in t.TEMPORAL_TYPES:
         result["type"] = {"type/DateTime": _temporal_fingerprint(present)}
     return result
 
 
-def _classify(field: Field, print_: dict[str, Any]) -> None:
-    """Semantic type and value-list flag from a fingerprint, for fields without a semantic type."""
-    text_print = print_.get("type", {}).get("type/Text")
+def classify(field: Field, print_: dict[str, Any] | None) -> None:
+    """Metabase's classifiers after fingerprinting, in its order: category (and auto-list), no preview
+    display, text fingerprint. Each only fills what is still unset."""
+    if print_ is None:
+        return
     distinct = print_["global"]["distinct-count"]
-    if field.semantic_type is None and text_print is not None:
-        if text_print["percent-email"] >= 0.95:
-            field.semantic_type = t.EMAIL
-        elif text_print["percent-url"] >= 0.95:
-            field.semantic_type = t.URL
-        elif text_print["percent-json"] >= 0.95:
-            field.semantic_type = t.SERIALIZED_JSON
-        elif text_print["percent-state"] >= 0.7 and text_print["average-length"] <= 3:
-            field.semantic_type = t.STATE
-    if (
-        field.semantic_type is None
-        and field.base_type in t.TEXT_TYPES
-        and 0 < distinct <= CATEGORY_CARDINALITY
-    ):
-        field.semantic_type = t.CATEGORY
-    if field.has_field_values is None:
-        field.has_field_values = has_field_values(field, distinct)
-
-
-def has_field_values(field: Field, distinct: int) -> str:
-    """ "list" for fields with few distinct values (or categories, or booleans), "search" for other
-    text, "none" for the rest."""
-    if field.semantic_type in (t.PK, t.FK) or field.base_type in t.TEMPORAL_TYPES:
-        return "none"
-    if field.base_type == t.BOOLEAN or field.semantic_type == t.CATEGORY:
-        return "list"
-    if (
-        (
-            field.base_type in t.TEXT_TYPES
-            or field.base_type in t.INTEGER_TYPES
-            or field.semantic_type == t.SCORE
-        )
-        and 0 < distinct < LIST_CARDINALITY
-        and field.semantic_type not in (t.NAME, t.EMAIL)
-    ):
-        return "list"
-    if field.base_type in t.TEXT_TYPES:
-        return "search"
-    return "none"
+    eligible = (
+        field.base_type not in t.TEMPORAL_TYPES
+        and field.base_type not in (t.FLOAT, t.DECIMAL, t.ARRAY, t.JSON, t.DICTIONARY)
+        and field.semantic_type not in (t.PK, t.FK)
+    )
+    if eligible:
+        has_values = print_["global"]["nil%"] < 1 or field.base_type == t.BOOLEAN
+        if field.semantic_type is None and has_values and distinct <= CATEGORY_CARDINALITY:
+            field.semantic_type = t.CATEGORY
+        if field.has_field_values is None and distinct <= LIST_CARDINALITY:
+            field.has_field_values = "auto-list"
+    text_print = (print_.get("type") or {}).get("type/Text")
+    if text_print is None or field.base_type not in t.TEXT_TYPES:
+        return
+    if field.semantic_type in (None, t.SERIALIZED_JSON) and text_print["average-length"] > 50:
+        field.preview_display = False
+    if field.semantic_type is None:
+        for key, threshold, semantic_type in (
+            ("percent-json", 0.95, t.SERIALIZED_JSON),
+            ("percent-url", 0.95, t.URL),
+            ("percent-email", 0.95, t.EMAIL),
+            ("percent-state", 0.7, t.STATE),
+        ):
+            if text_print[key] >= threshold:
+                field.semantic_type = semantic_type
+                break
 
 
 def fingerprint_fields(ctx: SyncContext) -> str:
@@ -156,11 +151,11 @@ def fingerprint_fields(ctx: SyncContext) -> str:
             continue
         rows = _sample(ctx.conn, tbl, pending)
         for index, field in enumerate(pending):
-            print_ = fingerprint(field.base_type, [row[index] for row in rows])
+            print_ = fingerprint(field, [row[index] for row in rows])
             field.fingerprint = print_
             field.fingerprint_version = FINGERPRINT_VERSION
             field.last_analyzed = now
-            _classify(field, print_)
+            classify(field, print_)
             done += 1
     ctx.db.flush()
     return f"{done} fields fingerprinted"
