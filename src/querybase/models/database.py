@@ -14,7 +14,10 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from querybase.db.encryption import EncryptedJSON
+from querybase.drivers import get_driver
+from querybase.drivers.base import Driver
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
+from querybase.models.user import User
 
 # The value Metabase shows in place of a secret, and accepts back as "keep the stored value".
 REDACTED = "**MetabasePass**"
@@ -173,3 +176,138 @@ def merge_redacted(
     return {
         key: old.get(key) if key in secret_keys and value == REDACTED else value for key, value in new.items()
     }
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON views, with Metabase's keys.
+
+DATABASE_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "engine",
+    "is_sample",
+    "is_full_sync",
+    "is_on_demand",
+    "is_audit",
+    "auto_run_queries",
+    "refingerprint",
+    "cache_ttl",
+    "timezone",
+    "dbms_version",
+    "caveats",
+    "points_of_interest",
+    "settings",
+    "creator_id",
+    "initial_sync_status",
+    "metadata_sync_schedule",
+    "cache_field_values_schedule",
+    "provider_name",
+    "uploads_enabled",
+    "uploads_schema_name",
+    "uploads_table_prefix",
+    "entity_id",
+    "created_at",
+    "updated_at",
+)
+
+
+TABLE_COLUMNS = (
+    "id",
+    "db_id",
+    "schema",
+    "name",
+    "display_name",
+    "description",
+    "entity_type",
+    "active",
+    "visibility_type",
+    "field_order",
+    "initial_sync_status",
+    "caveats",
+    "points_of_interest",
+    "show_in_getting_started",
+    "estimated_row_count",
+    "is_upload",
+    "view_count",
+    "entity_id",
+    "created_at",
+    "updated_at",
+)
+FIELD_COLUMNS = (
+    "id",
+    "table_id",
+    "name",
+    "display_name",
+    "description",
+    "database_type",
+    "base_type",
+    "effective_type",
+    "semantic_type",
+    "coercion_strategy",
+    "fk_target_field_id",
+    "parent_id",
+    "nfc_path",
+    "json_unfolding",
+    "active",
+    "visibility_type",
+    "preview_display",
+    "position",
+    "database_position",
+    "custom_position",
+    "settings",
+    "caveats",
+    "points_of_interest",
+    "database_is_auto_increment",
+    "database_required",
+    "database_indexed",
+    "last_analyzed",
+    "fingerprint",
+    "fingerprint_version",
+    "entity_id",
+    "created_at",
+    "updated_at",
+)
+
+
+def table_json(table: Table) -> dict[str, Any]:
+    data = {column: getattr(table, column) for column in TABLE_COLUMNS}
+    data["schema"] = table.schema or ""  # Metabase never shows a null schema
+    data["is_writable"] = False
+    data["database_require_filter"] = None
+    return data
+
+
+def has_field_values(field: Field) -> str:
+    """What the API shows: a stored "auto-list" is "list"; unset is "search" for text, "none" otherwise."""
+    if field.has_field_values == "auto-list":
+        return "list"
+    if field.has_field_values is not None:
+        return field.has_field_values
+    return "search" if field.base_type in ("type/Text", "type/UUID", "type/IPAddress") else "none"
+
+
+def field_json(field: Field) -> dict[str, Any]:
+    data = {column: getattr(field, column) for column in FIELD_COLUMNS}
+    data["has_field_values"] = has_field_values(field)
+    return data
+
+
+def secret_keys(driver: Driver | None) -> frozenset[str]:
+    """The details keys whose values are secrets for this engine."""
+    return SENSITIVE_KEYS | (driver.secret_properties if driver else frozenset())
+
+
+def database_json(database: Database, user: User) -> dict[str, Any]:
+    """A database as Metabase shows it: details (secrets redacted) only for admins."""
+    driver = get_driver(database.engine)
+    data = {column: getattr(database, column) for column in DATABASE_COLUMNS}
+    data["features"] = sorted(f.value for f in driver.features) if driver else []
+    data["native_permissions"] = "write"
+    data["can_upload"] = False
+    data["is_attached_dwh"] = False
+    data["router_database_id"] = None
+    data["schedules"] = {}
+    if user.is_superuser:
+        data["details"] = redact_details(database.details, secret_keys(driver))
+    return data
