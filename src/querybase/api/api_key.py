@@ -4,18 +4,19 @@ key is shown once, when created or regenerated."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from querybase.api.deps import DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import NonBlankString, PositiveInt
+from querybase.api.schema import MbType, NonBlankString, PositiveInt, received
 from querybase.auth.api_keys import generate_key, key_prefix, mask
 from querybase.auth.passwords import hash_password, hash_token
-from querybase.errors import check_404, field_errors
+from querybase.errors import BadRequest, check_404, field_errors
 from querybase.models.api_key import ApiKey
 from querybase.models.base import utcnow
 from querybase.models.user import ALL_USERS_GROUP_ID, PermissionsGroup, User, create_user
@@ -24,6 +25,28 @@ from querybase.permissions.groups import set_groups
 router = APIRouter(route_class=MetabaseRoute, tags=["api-key"])
 
 DUPLICATE_NAME = "An API key with this name already exists."
+# The `api_key.name` column, and the hidden user's `first_name`, hold 254 characters.
+MAX_NAME_LENGTH = 254
+MAX_ID = 2**31 - 1
+
+
+def _explain_name(value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return [received("should be a string", value)]
+    return [received(f"should be between 1 and {MAX_NAME_LENGTH} characters", value)]
+
+
+# Metabase's `[:string {:min 1, :max 254}]`, the name schema of PUT /api/api-key/:id.
+KEY_NAME = MbType(f"string with length between 1 and {MAX_NAME_LENGTH} inclusive", _explain_name)
+
+
+def _name_length(value: str) -> str:
+    if not 1 <= len(value) <= MAX_NAME_LENGTH:
+        raise ValueError("length")
+    return value
+
+
+KeyName = Annotated[str, AfterValidator(_name_length), KEY_NAME]
 
 
 class CreateApiKeyBody(BaseModel):
@@ -33,7 +56,16 @@ class CreateApiKeyBody(BaseModel):
 
 class UpdateApiKeyBody(BaseModel):
     group_id: PositiveInt | None = None
-    name: NonBlankString | None = None
+    name: KeyName | None = None
+
+
+def _check_name_length(name: str) -> None:
+    """POST takes any non-blank name in Metabase and fails in the database when it is too long; answer
+    the 400 that PUT gives for the same name instead."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(
+            {"errors": {"name": KEY_NAME.description}, "specific-errors": {"name": _explain_name(name)}}
+        )
 
 
 def _group(user: User) -> dict[str, Any]:
@@ -63,9 +95,33 @@ def _check_name_free(db: DbSession, name: str, except_id: int | None = None) -> 
         raise field_errors({"name": DUPLICATE_NAME})
 
 
+def _in_id_range(row_id: int) -> bool:
+    """Ids are INTEGER columns: a larger number names no row, and must not reach the database, which
+    refuses it (out of range) instead of finding nothing."""
+    return 0 < row_id <= MAX_ID
+
+
+def _get_key(db: DbSession, key_id: int) -> ApiKey:
+    return check_404(db.get(ApiKey, key_id) if _in_id_range(key_id) else None)
+
+
 def _check_group(db: DbSession, group_id: int) -> None:
-    if db.get(PermissionsGroup, group_id) is None:
+    if not _in_id_range(group_id) or db.get(PermissionsGroup, group_id) is None:
         raise field_errors({"group_id": "value must be the id of an existing group."})
+
+
+def _save(db: DbSession, api_key: ApiKey) -> None:
+    """Write the key. When a concurrent request took the same name after `_check_name_free` looked, the
+    unique index on `api_key.name` refuses it: answer Metabase's duplicate-name 400, not a 500."""
+    try:
+        with db.begin_nested():
+            db.add(api_key)
+            db.flush()
+    except IntegrityError as exc:
+        # Every app database names the column or its constraint (`uq_api_key_name`) in the message.
+        if "name" in str(exc.orig):
+            raise field_errors({"name": DUPLICATE_NAME}) from None
+        raise
 
 
 def _new_secret(db: DbSession) -> str:
@@ -79,6 +135,7 @@ def _new_secret(db: DbSession) -> str:
 @router.post("")
 def create_api_key(body: CreateApiKeyBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Create a key acting in `group_id`; the answer carries the only copy of `unmasked_key`."""
+    _check_name_length(body.name)
     _check_name_free(db, body.name)
     _check_group(db, body.group_id)
     user = create_user(
@@ -101,8 +158,7 @@ def create_api_key(body: CreateApiKeyBody, admin: SuperUser, db: DbSession) -> d
         updated_by_id=admin.id,
         updated_by=admin,
     )
-    db.add(api_key)
-    db.flush()
+    _save(db, api_key)
     return {**_key_json(api_key), "unmasked_key": key}
 
 
@@ -123,24 +179,25 @@ def count_api_keys(admin: SuperUser, db: DbSession) -> int:
 @router.put("/{key_id}")
 def update_api_key(key_id: int, body: UpdateApiKeyBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Rename a key or move it to another group."""
-    api_key = check_404(db.get(ApiKey, key_id))
+    api_key = _get_key(db, key_id)
+    # The group first: set_groups flushes, and the new name must reach the database only in `_save`.
+    if body.group_id is not None:
+        _check_group(db, body.group_id)
+        set_groups(db, api_key.user, {ALL_USERS_GROUP_ID, body.group_id})
     if body.name is not None:
         _check_name_free(db, body.name, except_id=api_key.id)
         api_key.name = body.name
         api_key.user.first_name = body.name
-    if body.group_id is not None:
-        _check_group(db, body.group_id)
-        set_groups(db, api_key.user, {ALL_USERS_GROUP_ID, body.group_id})
     api_key.updated_by_id, api_key.updated_by = admin.id, admin
     api_key.updated_at = utcnow()
-    db.flush()
+    _save(db, api_key)
     return _key_json(api_key)
 
 
 @router.put("/{key_id}/regenerate")
 def regenerate_api_key(key_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Replace a key's secret; the old one stops working at once."""
-    api_key = check_404(db.get(ApiKey, key_id))
+    api_key = _get_key(db, key_id)
     key = _new_secret(db)
     api_key.key, api_key.key_prefix = hash_token(key), key_prefix(key)
     api_key.updated_by_id, api_key.updated_by = admin.id, admin
@@ -152,7 +209,7 @@ def regenerate_api_key(key_id: int, admin: SuperUser, db: DbSession) -> dict[str
 @router.delete("/{key_id}", status_code=204)
 def delete_api_key(key_id: int, admin: SuperUser, db: DbSession) -> Response:
     """Delete a key; its hidden user is deactivated."""
-    api_key = check_404(db.get(ApiKey, key_id))
+    api_key = _get_key(db, key_id)
     api_key.user.is_active = False
     db.delete(api_key)
     return Response(status_code=204)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from querybase.api.deps import CurrentUser, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.errors import Forbidden, check_403
+from querybase.api.schema import MbType
+from querybase.errors import check_403
+from querybase.models.user import User
 from querybase.settings.registry import (
     REGISTRY,
     SettingDef,
@@ -23,8 +25,12 @@ from querybase.settings.registry import (
 router = APIRouter(route_class=MetabaseRoute, tags=["setting"])
 
 
+# Metabase's `[:value :any]`: the key is required (null is a value: it resets the setting).
+ANYTHING = MbType("anything", lambda _value: [])
+
+
 class SettingValueBody(BaseModel):
-    value: Any = None
+    value: Annotated[Any, ANYTHING]
 
 
 def user_facing_value(settings: Settings, definition: SettingDef) -> Any:
@@ -33,7 +39,8 @@ def user_facing_value(settings: Settings, definition: SettingDef) -> Any:
     if settings.is_env_setting(definition.key):
         return None
     value = settings.get(definition.key)
-    if definition.getter is None and value == definition.default:
+    # Clojure's `=`: a computed value equal to the default shows as null too, but 1 is not true.
+    if value == definition.default and type(value) is type(definition.default):
         return None
     return obfuscate(value) if definition.sensitive else value
 
@@ -65,21 +72,22 @@ def list_settings(admin: SuperUser, settings: SettingsDep) -> list[dict[str, Any
     return items
 
 
-def _writable_definition(key: str, user: Any) -> SettingDef:
+def _writable_definition(key: str, user: User) -> SettingDef:
     """The declaration behind `key` if `user` may write it; otherwise 403 (unknown keys too, for
-    non-admins, so they learn nothing)."""
+    non-admins, so they learn nothing). Internal settings are the server's own: nobody writes them here."""
     if not user.is_superuser:
         definition = resolve_key(key)
         check_403(definition is not None and definition.user_local)
-    return definition_of(key)
+    definition = definition_of(key)
+    check_403(_listed(definition))
+    return definition
 
 
 @router.get("/{key}")
 def get_setting(key: str, admin: SuperUser, settings: SettingsDep) -> Any:
     """One setting's value (bare JSON); no content when it is at its default or set by the environment."""
     definition = definition_of(key)
-    if definition.visibility is Visibility.INTERNAL:
-        raise Forbidden()
+    check_403(_listed(definition))
     value = user_facing_value(settings, definition)
     return Response(status_code=204) if value is None else value
 
@@ -94,7 +102,8 @@ def put_setting(key: str, body: SettingValueBody, user: CurrentUser, settings: S
 
 @router.put("", status_code=204)
 def put_settings(body: dict[str, Any], user: CurrentUser, settings: SettingsDep) -> Response:
-    """Set several settings at once, all or nothing."""
+    """Set several settings at once, all or nothing: the request's transaction is rolled back when any
+    value is refused."""
     definitions = [_writable_definition(key, user) for key in body]
     for definition, value in zip(definitions, body.values(), strict=True):
         settings.set(definition.key, value)

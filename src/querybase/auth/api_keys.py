@@ -1,5 +1,10 @@
 """API keys: `mb_` + 44 base64 characters (32 random bytes), found by their first 7 characters and
-checked against a SHA-256 of the whole key. The full key is shown once, when created or regenerated."""
+checked against a SHA-256 of the whole key. The full key is shown once, when created or regenerated.
+
+Metabase stores keys bcrypt-hashed; querybase uses SHA-256 on purpose. A slow hash protects guessable
+secrets such as passwords, but 256 random bits cannot be guessed however fast the hash, while bcrypt
+would cost every API-key request tens of milliseconds. The stored hash never leaves the server, so
+clients see no difference."""
 
 from __future__ import annotations
 

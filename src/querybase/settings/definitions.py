@@ -43,10 +43,13 @@ setup_token = defsetting(
     Kind.STRING,
     visibility=P,
     writable=False,
+    read_from_env=False,
+    # Metabase's plain-string docstrings keep their line breaks and indentation in GET /api/setting.
     description=(
         "A token used to signify that an instance has permissions to create the initial User. This is "
-        "created upon the first launch of Metabase, by the first instance; once used, it is cleared out, "
-        "never to be used again."
+        "created upon the first\n  launch of Metabase, by the first instance; once used, it is cleared out, "
+        "never to be used again.\n  Setter is none so users cannot overwrite or re-set the setup-token from "
+        "the generated value"
     ),
 )
 
@@ -122,8 +125,11 @@ site_uuid = defsetting(
     Kind.STRING,
     visibility=A,
     getter=_site_uuid,
-    description="Unique identifier used for this instance of Metabase. This is set once and only once the first "
-    "time it is fetched via its magic getter. Nice!",
+    # A plain string in Metabase, so "{0}" is not replaced by the application name.
+    description=(
+        "Unique identifier used for this instance of {0}. This is set once and only once the first time it "
+        "is fetched via\n  its magic getter. Nice!"
+    ),
 )
 admin_email = defsetting(
     "admin-email",
@@ -193,6 +199,7 @@ available_timezones = defsetting(
 application_name = defsetting(
     "application-name",
     Kind.STRING,
+    default="Metabase",
     visibility=P,
     getter=lambda _s: "Metabase",
     description="Replace the word “Metabase” wherever it appears.",
@@ -285,8 +292,9 @@ landing_page = defsetting(
     Kind.STRING,
     default="",
     visibility=P,
-    description="Enter a URL of the landing page to show the user. This overrides the custom homepage setting "
-    "above.",
+    description=(
+        "Enter a URL of the landing page to show the user. This overrides the custom homepage setting above."
+    ),
 )
 check_for_updates = defsetting(
     "check-for-updates",
@@ -302,11 +310,19 @@ enable_xrays = defsetting(
     visibility=A,
     description="Allow users to explore data using X-rays",
 )
+
+
+def _nested_queries_enabled(settings: Settings) -> bool:
+    """Since Metabase 0.55 only the environment can turn nested queries off; the API cannot."""
+    return settings.environ.get("MB_ENABLE_NESTED_QUERIES", "").lower() != "false"
+
+
 enable_nested_queries = defsetting(
     "enable-nested-queries",
     Kind.BOOLEAN,
     default=True,
     visibility=A,
+    getter=_nested_queries_enabled,
     description="Allow using a saved question or Model as the source for other queries?",
 )
 enable_query_caching = defsetting(
@@ -346,8 +362,9 @@ session_cookies = defsetting(
     "session-cookies",
     Kind.BOOLEAN,
     visibility=P,
-    description="When set, enforces the use of session cookies for all users which expire when the browser is "
-    "closed.",
+    description=(
+        "When set, enforces the use of session cookies for all users which expire when the browser is closed."
+    ),
 )
 session_cookie_samesite = defsetting(
     "session-cookie-samesite",
@@ -529,6 +546,13 @@ email_reply_to = defsetting(
     Kind.JSON,
     visibility=SM,
     description="The email address you want the replies to go to, if different from the from address.",
+)
+bcc_enabled = defsetting(
+    "bcc-enabled?",
+    Kind.BOOLEAN,
+    default=True,
+    visibility=SM,
+    description="Whether or not bcc emails are enabled, default behavior is that it is",
 )
 email_configured = defsetting(
     "email-configured?",

@@ -6,14 +6,16 @@ description and whether it is sensitive. The environment variable is derived fro
 setting becomes read-only through the API.
 
 Values live in the `setting` table as text, as in Metabase. There is no process-wide cache: a `Settings`
-object reads the whole table once, on first use, and lives for one request (or one job). So several
-server processes sharing an app database always see each other's changes on their next request, at
-the price of one small SELECT per request that reads settings.
+object reads the whole table once per transaction of its session, so several server processes sharing
+an app database see each other's committed changes on their next transaction, at the price of one
+small SELECT per transaction that reads settings.
 """
 
 from __future__ import annotations
 
+import csv
 import enum
+import io
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -21,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from querybase.errors import BadRequest
 from querybase.models.setting import Setting
@@ -70,12 +73,18 @@ class SettingDef:
     user_local: bool = False
     # Checks (and may normalise) a new value; raises ValueError with the message for the 400.
     validate: Validator | None = None
+    # Metabase's `can-read-from-env?`: false for values only the server may produce (the setup token).
+    read_from_env: bool = True
 
     @property
     def env_name(self) -> str:
-        return "MB_" + self.key.replace("-", "_").rstrip("?").upper()
+        """Metabase's rule: drop every character outside [a-zA-Z0-9_-], then `-` → `_`, upper-cased."""
+        return "MB_" + re.sub(r"[^a-zA-Z0-9_-]", "", self.key).replace("-", "_").upper()
 
     def env_value(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The environment's value; an empty variable counts as unset, as in Metabase."""
+        if not self.read_from_env:
+            return None
         raw = (os.environ if environ is None else environ).get(self.env_name)
         return raw if raw not in (None, "") else None
 
@@ -95,6 +104,7 @@ def defsetting(
     writable: bool | None = None,
     user_local: bool = False,
     validate: Validator | None = None,
+    read_from_env: bool = True,
 ) -> SettingDef:
     """Declare a setting. Declaring the same key twice is a programming error."""
     if key in REGISTRY:
@@ -110,7 +120,10 @@ def defsetting(
         writable=getter is None if writable is None else writable,
         user_local=user_local,
         validate=validate,
+        read_from_env=read_from_env,
     )
+    if any(d.env_name == definition.env_name for d in REGISTRY.values()):
+        raise ValueError(f"setting {key!r} has the same environment variable as another setting")
     REGISTRY[key] = definition
     return definition
 
@@ -121,61 +134,81 @@ def resolve_key(key: str) -> SettingDef | None:
 
 
 def definition_of(key: str) -> SettingDef:
-    """The declaration for `key`, or Metabase's "Unknown setting" error."""
+    """The declaration for `key`, or Metabase's "Unknown setting" error (naming the kebab-case key, the
+    keyword Metabase looked up)."""
     definition = resolve_key(key)
     if definition is None:
-        raise BadRequest(f"Unknown setting: :{key}")
+        raise BadRequest(f"Unknown setting: :{key.replace('_', '-')}")
     return definition
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_API_INTEGER = re.compile(r"-?[0-9]+")
+_DOUBLE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# Kinds whose empty string means "no value", as Metabase's string setter treats "".
+_BLANK_IS_NONE = (Kind.STRING, Kind.KEYWORD, Kind.TIMESTAMP, Kind.CSV)
+
+
 def parse(kind: Kind, raw: str) -> Any:
-    """A stored or environment string → its typed value."""
+    """A stored or environment string → its typed value, or ValueError. Strict like Metabase's parsers:
+    booleans are true/false in any case (not yes/1/on), integers as Java's Long.parseLong reads them."""
     if kind is Kind.BOOLEAN:
-        lowered = raw.strip().lower()
+        lowered = raw.lower()
         if lowered in ("true", "false"):
             return lowered == "true"
         raise ValueError('Invalid value for string: must be either "true" or "false" (case-insensitive).')
     if kind is Kind.INTEGER:
+        if not _INTEGER.fullmatch(raw):
+            raise ValueError(f"Invalid value for integer: {_shown(raw)}")
         return int(raw)
     if kind is Kind.DOUBLE:
+        if not _DOUBLE.fullmatch(raw.strip()):
+            raise ValueError(f"Invalid value for double: {_shown(raw)}")
         return float(raw)
     if kind is Kind.JSON:
         return orjson.loads(raw)
     if kind is Kind.CSV:
-        return [part.strip() for part in raw.split(",") if part.strip()]
+        return next(csv.reader(io.StringIO(raw)), [])
     return raw
+
+
+def _shown(value: Any) -> str:
+    """A rejected value as the client sent it (JSON), for error messages."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
 
 
 def coerce(kind: Kind, value: Any) -> Any:
     """A value sent through the API → its typed value, or ValueError with the reason."""
-    if value is None or kind in (Kind.JSON,):
+    if value is None or kind is Kind.JSON:
         return value
+    if value == "" and kind in _BLANK_IS_NONE:
+        return None
     if kind is Kind.BOOLEAN:
         if isinstance(value, bool):
             return value
         if isinstance(value, str):
             return parse(kind, value)
-        raise ValueError(f"Invalid value for boolean: {value!r}")
-    if kind is Kind.INTEGER:
-        if isinstance(value, bool):
-            raise ValueError(f"Invalid value for integer: {value!r}")
-        if isinstance(value, int):
+    elif kind is Kind.INTEGER:
+        if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and _API_INTEGER.fullmatch(value):
             return int(value)
-        raise ValueError(f"Invalid value for integer: {value!r}")
-    if kind is Kind.DOUBLE:
+    elif kind is Kind.DOUBLE:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        try:
+        if isinstance(value, str) and _DOUBLE.fullmatch(value):
             return float(value)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Invalid value for double: {value!r}") from exc
-    if kind is Kind.CSV and isinstance(value, list):
-        return [str(v) for v in value]
-    if not isinstance(value, str):
-        raise ValueError(f"Invalid value for {kind.value}: {value!r}")
-    return value
+    elif kind is Kind.CSV:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        if isinstance(value, str):
+            return parse(kind, value)
+    elif isinstance(value, str):
+        return value
+    raise ValueError(f"Invalid value for {kind.value}: {_shown(value)}")
 
 
 def serialize(kind: Kind, value: Any) -> str:
@@ -184,7 +217,9 @@ def serialize(kind: Kind, value: Any) -> str:
     if kind is Kind.JSON:
         return orjson.dumps(value).decode()
     if kind is Kind.CSV:
-        return ",".join(value)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(value)
+        return out.getvalue()
     return str(value)
 
 
@@ -200,16 +235,24 @@ def obfuscate(value: Any) -> Any:
 
 
 class Settings:
-    """Setting values for one request: environment first, then the `setting` table, then the default."""
+    """Setting values through one app-DB session (a request, or a job): environment first, then the
+    `setting` table as the session's current transaction sees it, then the default."""
 
     def __init__(self, db: Session, environ: Mapping[str, str] | None = None) -> None:
         self.db = db
         self.environ = os.environ if environ is None else environ
-        self._stored: dict[str, str] | None = None
+        self._stored: dict[str, str] = {}
+        self._read_in: SessionTransaction | None = None
 
     def _rows(self) -> dict[str, str]:
-        if self._stored is None:
-            self._stored = dict(self.db.execute(select(Setting.key, Setting.value)).tuples().all())
+        """The stored values as this transaction sees them: read again in each new transaction of the
+        session, so a long-lived object never serves another process's overwritten value."""
+        transaction = self.db.get_transaction()
+        if transaction is None or transaction is not self._read_in:
+            rows = self.db.execute(select(Setting.key, Setting.value)).tuples().all()
+            # Metabase treats an empty stored string as no value.
+            self._stored = {key: value for key, value in rows if value != ""}
+            self._read_in = self.db.get_transaction()
         return self._stored
 
     def get(self, key: str) -> Any:
@@ -260,11 +303,22 @@ class Settings:
         """Store a value without the API's checks: for the server's own bookkeeping (setup token, ...)."""
         definition = definition_of(key)
         rows = self._rows()
-        self.db.execute(delete(Setting).where(Setting.key == definition.key))
         if value is None:
+            self.db.execute(delete(Setting).where(Setting.key == definition.key))
             rows.pop(definition.key, None)
             return
         text = serialize(definition.kind, value)
-        self.db.add(Setting(key=definition.key, value=text))
-        self.db.flush()
+        self._upsert(definition.key, text)
         rows[definition.key] = text
+
+    def _upsert(self, key: str, text: str) -> None:
+        """Update the row, or insert it; when another process inserts the same key first (its insert
+        wins the unique index), update the row it committed instead of failing the request."""
+        change = update(Setting).where(Setting.key == key).values(value=text)
+        if self.db.execute(change).rowcount:
+            return
+        try:
+            with self.db.begin_nested():
+                self.db.execute(insert(Setting).values(key=key, value=text))
+        except IntegrityError:
+            self.db.execute(change)
