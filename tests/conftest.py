@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import URL
 from starlette.testclient import TestClient
 
 from querybase.app import create_app
@@ -59,6 +61,22 @@ class Server:
         return Api(self.client, sessions=self.sessions)
 
 
+# Metabase's own sample data, outside the project: the Sample Database is built from it in tests so that
+# Metabase's published figures can be checked exactly.
+SHARED_SAMPLE_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "sample-database"
+
+
+@pytest.fixture(scope="session")
+def plugins_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for the Sample Database file, shared by every app the tests start."""
+    return tmp_path_factory.mktemp("plugins")
+
+
+def make_config(url: URL, plugins_dir: Path) -> Config:
+    csv_dir = SHARED_SAMPLE_CSV if SHARED_SAMPLE_CSV.is_dir() else None
+    return Config(app_db_url=url, plugins_dir=plugins_dir, sample_csv_dir=csv_dir)
+
+
 def start(config: Config) -> Iterator[Server]:
     with TestClient(create_app(config), base_url="http://testserver") as client:
         yield Server(client, config)
@@ -82,10 +100,10 @@ def set_up_users(server: Server) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(app_db_kind: str) -> Iterator[Server]:
+def server(app_db_kind: str, plugins_dir: Path) -> Iterator[Server]:
     """One app per app-DB kind for the whole run, set up with the named users."""
     with fresh_app_db(app_db_kind) as url:
-        for running in start(Config(app_db_url=url)):
+        for running in start(make_config(url, plugins_dir)):
             set_up_users(running)
             yield running
 
@@ -101,10 +119,10 @@ def user_ids(server: Server) -> dict[str, int]:
 
 
 @pytest.fixture
-def fresh_server(app_db_kind: str) -> Iterator[Server]:
+def fresh_server(app_db_kind: str, plugins_dir: Path) -> Iterator[Server]:
     """A brand-new instance (no users yet) on its own app database, for first-run tests."""
     with fresh_app_db(app_db_kind) as url:
-        yield from start(Config(app_db_url=url))
+        yield from start(make_config(url, plugins_dir))
 
 
 @pytest.fixture

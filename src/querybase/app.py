@@ -12,11 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from querybase import METABASE_API_VERSION, __version__, lifecycle
+from querybase import METABASE_API_VERSION, __version__, lifecycle, sync
 from querybase.api import ROUTES
 from querybase.api.routing import MetabaseRoute
 from querybase.config import Config
 from querybase.db.engine import AppDB
+from querybase.drivers.sql import POOLS
 from querybase.errors import NO_SUCH_ENDPOINT, ApiError
 from querybase.jsonutil import JSONResponse
 
@@ -37,11 +38,13 @@ def create_app(config: Config | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         appdb = AppDB.from_config(config)
-        lifecycle.start(appdb)
+        lifecycle.start(appdb, config)
         app.state.appdb = appdb
         try:
             yield
         finally:
+            sync.wait_for_syncs(timeout=60)
+            POOLS.close_all()
             appdb.dispose()
 
     app = FastAPI(

@@ -1,8 +1,9 @@
 """Process configuration read from the environment, once, at start.
 
 Only what must be known before the application database is open lives here: where the app DB is
-(Metabase's `MB_DB_*` variables), where to listen (`MB_JETTY_HOST`/`MB_JETTY_PORT`), session age and
-the login throttle switch. Everything an admin can change at run time is a setting (`settings/`).
+(Metabase's `MB_DB_*` variables), where to listen (`MB_JETTY_HOST`/`MB_JETTY_PORT`), session age, the
+login throttle switch, and where the Sample Database comes from (`MB_PLUGINS_DIR`,
+`MB_SAMPLE_DATABASE_CSV_DIR`). Everything an admin can change at run time is a setting (`settings/`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from sqlalchemy.engine import URL, make_url
@@ -40,6 +42,10 @@ class Config:
     port: int = DEFAULT_PORT
     session_age_minutes: int = DEFAULT_SESSION_AGE_MINUTES
     disable_session_throttle: bool = False
+    # Where files querybase makes for itself live (the Sample Database), like Metabase's plugins dir.
+    plugins_dir: Path = Path("plugins")
+    # Build the Sample Database from this folder of CSV files instead of querybase's generated data.
+    sample_csv_dir: Path | None = None
 
     @property
     def app_db_type(self) -> str:
@@ -59,6 +65,10 @@ class Config:
                 env, "MAX_SESSION_AGE", _int(env, "MB_SESSION_AGE", DEFAULT_SESSION_AGE_MINUTES)
             ),
             disable_session_throttle=env.get("MB_DISABLE_SESSION_THROTTLE", "").lower() == "true",
+            plugins_dir=Path(env.get("MB_PLUGINS_DIR") or "plugins"),
+            sample_csv_dir=Path(env["MB_SAMPLE_DATABASE_CSV_DIR"])
+            if env.get("MB_SAMPLE_DATABASE_CSV_DIR")
+            else None,
         )
 
 

@@ -1,5 +1,7 @@
-"""What a server process does when it starts: bring the app DB's schema up to date and make sure the
-instance has its setup token. Safe to run in several processes at once."""
+"""What a server process does when it starts: bring the app DB's schema up to date, make sure the
+instance has its setup token, and give a new install its Sample Database. Safe to run in several
+processes at once (migrations run under a database lock; only the process that created the schema
+adds the Sample Database)."""
 
 from __future__ import annotations
 
@@ -8,31 +10,36 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
+from querybase import sample_database, sync
+from querybase.config import Config
 from querybase.db.engine import AppDB
 from querybase.db.migrate import upgrade
+from querybase.models.setting import Setting
 from querybase.settings import definitions
-from querybase.settings.registry import Settings
 
 log = logging.getLogger("querybase")
 
 
-def start(appdb: AppDB) -> None:
-    upgrade(appdb.engine)
+def start(appdb: AppDB, config: Config) -> None:
+    """Migrate, make the setup token, and on a new install add the Sample Database and sync it."""
+    fresh = upgrade(appdb.engine)
     ensure_setup_token(appdb)
+    if fresh:
+        with appdb.transaction() as db:
+            database = sample_database.register(db, config)
+        sync.start_sync(appdb, database.id)
 
 
 def ensure_setup_token(appdb: AppDB) -> str:
-    """The setup token, created by the first process to start; a racing process reads the winner's."""
-    for _ in range(2):
+    """The setup token, created by the first process to start; a racing process reads the winner's.
+
+    A plain INSERT (not the settings' update-or-insert) so that the primary key decides the winner."""
+    key = definitions.setup_token.key
+    try:
         with appdb.transaction() as db:
-            settings = Settings(db)
-            token = settings.stored(definitions.setup_token.key)
-            if token is not None:
-                return token
-            try:
-                token = str(uuid.uuid4())
-                settings.write(definitions.setup_token.key, token)
-                return token
-            except IntegrityError:
-                db.rollback()
-    raise RuntimeError("could not create the setup token")
+            if db.get(Setting, key) is None:
+                db.add(Setting(key=key, value=str(uuid.uuid4())))
+    except IntegrityError:
+        pass
+    with appdb.transaction() as db:
+        return db.get(Setting, key).value

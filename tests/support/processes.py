@@ -27,7 +27,7 @@ def running_server(env: Mapping[str, str], log_path: Path, timeout: float = 30.0
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "querybase", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **env},
+            env={**os.environ, "MB_PLUGINS_DIR": str(log_path.parent / "plugins"), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from querybase.api import api_key, health, permissions, session, setting, setup, user
+from querybase.api import api_key, database, field, health, permissions, session, setting, setup, table, user
 
 # ↓↓↓ KEEP THIS SORTED ↓↓↓
 ROUTES: list[tuple[str, APIRouter]] = [
     ("/api-key", api_key.router),
+    ("/database", database.router),
+    ("/field", field.router),
     ("/health", health.router),
     ("/permissions", permissions.router),
     ("/session", session.router),
     ("/setting", setting.router),
     ("/setup", setup.router),
+    ("/table", table.router),
     ("/user", user.router),
 ]

@@ -43,9 +43,13 @@ def make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so that SAVEPOINTs and
-        # write locks behave (SQLAlchemy's documented recipe).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling defers BEGIN; take it over (SQLAlchemy's documented
+        # recipe) and take the write lock up front: a deferred transaction that has read and then
+        # writes while another connection writes fails at once with "database is locked", whatever
+        # the busy timeout. IMMEDIATE makes it wait its turn instead. The price: on SQLite, requests
+        # that use the app DB take turns (production installs use PostgreSQL or MySQL), and code must
+        # never open a second app-DB transaction while its request's is open in the same thread.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
     if url.get_backend_name() == "mysql":

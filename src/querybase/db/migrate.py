@@ -26,10 +26,15 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> bool:
+    """Apply the migrations; True when the database was empty before (a new install)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection, _migration_lock(connection):
+        fresh = MigrationContext.configure(connection).get_current_revision() is None
         command.upgrade(alembic_config(connection), revision)
         connection.commit()
+    return fresh
 
 
 def current_revision(engine: Engine) -> str | None:

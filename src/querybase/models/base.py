@@ -83,6 +83,9 @@ class Timestamps:
     """`created_at` / `updated_at`, set by the app so every app database agrees on precision."""
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.current_timestamp())
+    # A new row's two timestamps are the same instant, as in Metabase.
     updated_at: Mapped[dt.datetime] = mapped_column(
-        default=utcnow, onupdate=utcnow, server_default=func.current_timestamp()
+        default=lambda context: context.get_current_parameters()["created_at"],
+        onupdate=utcnow,
+        server_default=func.current_timestamp(),
     )

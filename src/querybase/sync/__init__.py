@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Final
 
 from querybase.db.engine import AppDB
@@ -39,6 +39,7 @@ ANALYZE_STEPS: Final[tuple[Step, ...]] = (
 FIELD_VALUES_STEPS: Final[tuple[Step, ...]] = (field_values.cache_field_values,)
 
 _EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sync")
+_RUNNING: set[Future[None]] = set()
 
 
 def run_steps(appdb: AppDB, database_id: int, steps: tuple[Step, ...]) -> None:
@@ -83,10 +84,21 @@ def rescan_field_values(appdb: AppDB, database_id: int) -> None:
         log.exception("field values scan of database %d failed", database_id)
 
 
+def _track(future: Future[None]) -> Future[None]:
+    _RUNNING.add(future)
+    future.add_done_callback(_RUNNING.discard)
+    return future
+
+
 def start_sync(appdb: AppDB, database_id: int, *, full: bool = True) -> Future[None]:
     """Sync in a background thread; returns at once."""
-    return _EXECUTOR.submit(sync_database, appdb, database_id, full=full)
+    return _track(_EXECUTOR.submit(sync_database, appdb, database_id, full=full))
 
 
 def start_rescan(appdb: AppDB, database_id: int) -> Future[None]:
-    return _EXECUTOR.submit(rescan_field_values, appdb, database_id)
+    return _track(_EXECUTOR.submit(rescan_field_values, appdb, database_id))
+
+
+def wait_for_syncs(timeout: float | None = None) -> None:
+    """Block until the syncs started so far have finished (at shutdown, so none is cut off mid-write)."""
+    wait(list(_RUNNING), timeout=timeout)
