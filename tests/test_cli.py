@@ -65,3 +65,14 @@ def test_serve_logs_ready_line_and_reset_password_prints_a_token(tmp_path: Path)
     missing = run("reset-password", "nobody@example.com", env=env)
     assert missing.returncode == 1
     assert "No user found with email address 'nobody@example.com'" in missing.stdout
+
+
+def test_load_sample_database_builds_registers_and_syncs(tmp_path: Path):
+    env = {"MB_DB_FILE": str(tmp_path / "app.db"), "MB_PLUGINS_DIR": str(tmp_path / "plugins")}
+    result = run("load-sample-database", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"Sample Database (id 1) built from querybase's generated data at {tmp_path}/plugins/sample-database.db: "
+        "sync complete\n"
+    )
+    assert (tmp_path / "plugins" / "sample-database.db").is_file()

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from querybase import METABASE_API_VERSION, __version__
 from querybase.config import Config, ConfigError
@@ -23,6 +24,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("version", help="print the version")
     reset = commands.add_parser("reset-password", help="print a password-reset token for a user")
     reset.add_argument("email")
+    sample = commands.add_parser(
+        "load-sample-database",
+        help="(re)build the Sample Database file, add it if the instance has none, and sync it",
+    )
+    sample.add_argument(
+        "--csv-dir",
+        type=Path,
+        help="build it from this folder of CSV files (default: MB_SAMPLE_DATABASE_CSV_DIR)",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -38,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(config, args.host, args.port)
     if args.command == "migrate":
         return _migrate(config)
+    if args.command == "load-sample-database":
+        return _load_sample_database(config, args.csv_dir)
     return _reset_password(config, args.email)
 
 
@@ -99,3 +111,36 @@ def _reset_password(config: Config, email: str) -> int:
     appdb.dispose()
     print(f"OK [[[{token}]]]")
     return 0
+
+
+def _load_sample_database(config: Config, csv_dir: Path | None) -> int:
+    """Rebuild the Sample Database's file from `csv_dir` (or querybase's generated data), make sure the
+    instance has the Sample Database, and sync it before returning."""
+    import dataclasses
+
+    from sqlalchemy import select
+
+    from querybase import sample_database, sync
+    from querybase.db.engine import AppDB
+    from querybase.db.migrate import upgrade
+    from querybase.models.database import Database
+
+    config = dataclasses.replace(config, sample_csv_dir=csv_dir or config.sample_csv_dir)
+    target = sample_database.sample_file(config)
+    target.unlink(missing_ok=True)
+    appdb = AppDB.from_config(config)
+    upgrade(appdb.engine)
+    with appdb.transaction() as db:
+        database = db.scalar(select(Database).where(Database.is_sample.is_(True)))
+        if database is None:
+            database = sample_database.register(db, config)
+        else:
+            sample_database.ensure_sample_file(target, config.sample_csv_dir)
+        database_id = database.id
+    sync.sync_database(appdb, database_id)
+    with appdb.transaction() as db:
+        status = db.get(Database, database_id).initial_sync_status
+    appdb.dispose()
+    source = config.sample_csv_dir or "querybase's generated data"
+    print(f"Sample Database (id {database_id}) built from {source} at {target}: sync {status}")
+    return 0 if status == "complete" else 1

@@ -15,6 +15,8 @@ from sqlalchemy import exists, select
 
 from querybase import METABASE_API_VERSION, __version__
 from querybase.auth.passwords import current_requirements
+from querybase.drivers import engines_json
+from querybase.models.database import Database
 from querybase.models.user import User
 from querybase.settings.registry import Kind, Settings, Visibility, defsetting
 
@@ -247,7 +249,7 @@ token_features = defsetting(
 
 
 def _engines(_settings: Settings) -> dict[str, Any]:
-    return {}
+    return engines_json()
 
 
 engines = defsetting(
@@ -344,7 +346,7 @@ has_sample_database = defsetting(
     "has-sample-database?",
     Kind.BOOLEAN,
     visibility=A,
-    getter=lambda _s: False,
+    getter=lambda s: bool(s.db.scalar(select(exists().where(Database.is_sample.is_(True))))),
     description="Whether this instance has a Sample Database database",
 )
 

@@ -169,7 +169,8 @@ def sync_metabase_metadata(ctx: SyncContext) -> str:
             and target.semantic_type in (t.PK, t.FK)
         ):
             continue
-        if getattr(target, attribute, None) in (None, "") or attribute == "semantic_type":
+        # Only fills what is empty: an admin's later edit survives every re-sync.
+        if getattr(target, attribute, None) in (None, ""):
             setattr(target, attribute, value)
             applied += 1
     ctx.db.flush()
