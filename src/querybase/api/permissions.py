@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from querybase.api.deps import DbSession, SuperUser
+from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import NonBlankString, PositiveInt
 from querybase.errors import BadRequest, PaymentRequired, check_404
@@ -38,10 +38,18 @@ GROUP_MANAGERS_NEED_EE = (
     "advanced-permissions feature."
 )
 DUPLICATE_GROUP = "A group with that name already exists."
+TENANTS_NEED_EE = (
+    "Tenants is a paid feature not currently available to your instance. Please upgrade to use it. "
+    "Learn more at metabase.com/upgrade/"
+)
 
 
 class GroupBody(BaseModel):
     name: NonBlankString
+
+
+class NewGroupBody(GroupBody):
+    is_tenant_group: bool | None = None
 
 
 class MembershipBody(BaseModel):
@@ -68,6 +76,7 @@ def _group_json(group: PermissionsGroup, member_count: int | None = None) -> dic
 
 
 def _active_members(db: DbSession, group_id: int) -> list[PermissionsGroupMembership]:
+    """A group's memberships of active users, API keys' users included (Metabase lists them too)."""
     return list(
         db.scalars(
             select(PermissionsGroupMembership)
@@ -75,24 +84,18 @@ def _active_members(db: DbSession, group_id: int) -> list[PermissionsGroupMember
             .where(
                 PermissionsGroupMembership.group_id == group_id,
                 User.is_active.is_(True),
-                User.type == "personal",
             )
             .order_by(func.lower(User.first_name), func.lower(User.last_name), User.id)
         )
     )
 
 
-def _check_name_free(db: DbSession, name: str, except_id: int | None = None) -> None:
+def _check_name_free(db: DbSession, name: str) -> None:
+    """Group names are unique whatever their case (a rename that only changes the case is refused too,
+    as in Metabase)."""
     clash = db.scalar(select(PermissionsGroup.id).where(func.lower(PermissionsGroup.name) == name.lower()))
-    if clash is not None and clash != except_id:
+    if clash is not None:
         raise BadRequest(DUPLICATE_GROUP)
-
-
-def _editable_group(db: DbSession, group_id: int) -> PermissionsGroup:
-    group = check_404(db.get(PermissionsGroup, group_id))
-    if is_magic(group):
-        raise BadRequest(magic_group_message(group))
-    return group
 
 
 @router.get("/group")
@@ -102,15 +105,17 @@ def list_groups(
     limit: int | None = Query(None, ge=0),
     offset: int | None = Query(None, ge=0),
 ) -> list[dict[str, Any]]:
-    """Every group with its number of active members, ordered by name."""
-    counts = dict(
-        db.execute(
+    """Every group with its number of active members (API keys' users included), ordered by name."""
+    # A Result has `.keys()` (its column names), so `dict(result)` would treat it as a mapping: unpack rows.
+    counts: dict[int, int] = {
+        group_id: count
+        for group_id, count in db.execute(
             select(PermissionsGroupMembership.group_id, func.count())
             .join(User)
-            .where(User.is_active.is_(True), User.type == "personal")
+            .where(User.is_active.is_(True))
             .group_by(PermissionsGroupMembership.group_id)
-        ).tuples()
-    )
+        )
+    }
     statement = select(PermissionsGroup).order_by(func.lower(PermissionsGroup.name), PermissionsGroup.id)
     if limit is not None or offset is not None:
         statement = statement.limit(50 if limit is None else limit).offset(offset or 0)
@@ -125,8 +130,10 @@ def get_group(group_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
 
 
 @router.post("/group")
-def create_group(body: GroupBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
-    """Create a group."""
+def create_group(body: NewGroupBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
+    """Create a group. Tenant groups are an Enterprise feature (402)."""
+    if body.is_tenant_group:
+        raise PaymentRequired({"message": TENANTS_NEED_EE})
     _check_name_free(db, body.name)
     group = PermissionsGroup(name=body.name)
     db.add(group)
@@ -136,11 +143,15 @@ def create_group(body: GroupBody, admin: SuperUser, db: DbSession) -> dict[str, 
 
 @router.put("/group/{group_id}")
 def update_group(group_id: int, body: GroupBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
-    """Rename a group. All Users and Administrators cannot be renamed."""
-    group = _editable_group(db, group_id)
-    _check_name_free(db, body.name, except_id=group.id)
-    group.name = body.name
-    db.flush()
+    """Rename a group. All Users and Administrators cannot be renamed; sending the current name is a
+    no-op, as in Metabase, which checks only real changes."""
+    group = check_404(db.get(PermissionsGroup, group_id))
+    if body.name != group.name:
+        if is_magic(group):
+            raise BadRequest(magic_group_message(group))
+        _check_name_free(db, body.name)
+        group.name = body.name
+        db.flush()
     return _group_json(group)
 
 
@@ -186,10 +197,9 @@ def create_membership(body: MembershipBody, admin: SuperUser, db: DbSession) -> 
 
 
 @router.put("/membership/{membership_id}")
-def update_membership(
-    membership_id: int, body: MembershipUpdateBody, admin: SuperUser, db: DbSession
-) -> dict[str, Any]:
-    """Group managers are an Enterprise feature: Metabase's open-source edition answers 402."""
+def update_membership(membership_id: int, body: MembershipUpdateBody, user: CurrentUser) -> dict[str, Any]:
+    """Group managers are an Enterprise feature: Metabase's open-source edition answers 402, to anyone
+    logged in, before it looks at who is asking or whether the membership exists."""
     raise PaymentRequired(GROUP_MANAGERS_NEED_EE)
 
 

@@ -4,32 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import BooleanValue, Email, Locale, NonBlankString, Password
+from querybase.api.schema import BooleanValue, Email, Locale, NonBlankString, Password, PositiveInt, received
 from querybase.api.session import start_session
 from querybase.auth.passwords import hash_password, new_reset_token, verify_password
 from querybase.auth.sessions import delete_user_sessions
 from querybase.errors import BadRequest, NotFound, check_403, check_404, field_errors
 from querybase.models.base import utcnow
-from querybase.models.collection import personal_collection_id
+from querybase.models.collection import personal_collection_id, rename_personal_collection
 from querybase.models.session import LoginHistory
 from querybase.models.user import (
     ADMIN_GROUP_ID,
-    ALL_USERS_GROUP_ID,
     LIST_COLUMNS,
     User,
     create_user,
-    find_by_email,
+    email_in_use,
     user_json,
 )
-from querybase.permissions.groups import check_not_last_admin, set_groups, set_superuser
+from querybase.permissions.groups import check_not_last_admin, in_admin_group, set_groups, set_superuser
 
 router = APIRouter(route_class=MetabaseRoute, tags=["user"])
+
+SUPERUSER_MISMATCH = "Value of is_superuser must correspond to presence of Admin group ID in group_ids."
+# Metabase's description of its LoginAttributes schema, reported for each `@` key it refuses.
+LOGIN_ATTRIBUTES_DESCRIPTION = (
+    "nullable map from <login attribute keys must be a keyword or string, and login attribute keys must "
+    "not start with `@`> to <anything>"
+)
+NO_AT_KEYS = "login attribute keys must not start with `@`"
 
 
 class GroupMembership(BaseModel):
@@ -63,23 +71,30 @@ class PasswordBody(BaseModel):
     old_password: str | None = None
 
 
+def _attribute_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, (bool, dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
 def _login_attributes(attributes: dict[str, Any] | None) -> dict[str, str] | None:
-    """Metabase keeps login attribute values as strings (`42` → `"42"`, `true` → `"true"`)."""
+    """Validate login attributes as Metabase's schema does (no key may start with `@`, a 400 in the
+    validation shape) and keep the values as strings (`42` → `"42"`, `true` → `"true"`)."""
     if attributes is None:
         return None
     bad = [key for key in attributes if key.startswith("@")]
     if bad:
         raise BadRequest(
             {
-                "errors": {
-                    "login_attributes": {key: "login attribute keys must not start with `@`" for key in bad}
-                }
+                "errors": {"login_attributes": {key: LOGIN_ATTRIBUTES_DESCRIPTION for key in bad}},
+                "specific-errors": {"login_attributes": {key: [received(NO_AT_KEYS, key)] for key in bad}},
             }
         )
-    return {
-        k: v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
-        for k, v in attributes.items()
-    }
+    return {key: _attribute_value(value) for key, value in attributes.items()}
 
 
 def _with_memberships(user: User) -> dict[str, Any]:
@@ -117,6 +132,14 @@ def get_current_user(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     }
 
 
+def _status_condition(status: str | None, include_deactivated: bool) -> Any:
+    """Metabase's rule: `include_deactivated=true` means everyone whatever `status` says; otherwise
+    `status` is `all`, `deactivated`, or (anything else) active users only."""
+    if include_deactivated or status == "all":
+        return None
+    return User.is_active.is_(status != "deactivated")
+
+
 @router.get("")
 def list_users(
     request: Request,
@@ -125,17 +148,16 @@ def list_users(
     status: str | None = None,
     include_deactivated: BooleanValue = False,
     query: str | None = None,
-    group_id: int | None = None,
+    group_id: PositiveInt | None = None,
     limit: int | None = Query(None, ge=0),
     offset: int | None = Query(None, ge=0),
 ) -> dict[str, Any]:
-    """Users, paged, ordered by first and last name; `status` active (default), deactivated or all."""
+    """People (not API keys), paged, ordered by first and last name; active ones unless `status` says
+    `deactivated` or `all`."""
     conditions: list[Any] = [User.type == "personal"]
-    status = status or ("all" if include_deactivated else "active")
-    if status == "active":
-        conditions.append(User.is_active.is_(True))
-    elif status == "deactivated":
-        conditions.append(User.is_active.is_(False))
+    by_status = _status_condition(status, include_deactivated)
+    if by_status is not None:
+        conditions.append(by_status)
     if query:
         pattern = f"%{query.lower()}%"
         conditions.append(
@@ -176,24 +198,27 @@ def list_recipients(user: CurrentUser, db: DbSession, settings: SettingsDep) -> 
     return {"data": data, "total": len(data), "limit": None, "offset": None}
 
 
-def _get_user(db: DbSession, user_id: int) -> User:
-    user = check_404(db.get(User, user_id))
-    if user.type != "personal":
+def _active_person(db: DbSession, user_id: int) -> User:
+    """The active person `user_id`, or 404: only they can be edited or given a new password."""
+    target = db.get(User, user_id)
+    if target is None or target.type != "personal" or not target.is_active:
         raise NotFound()
-    return user
+    return target
 
 
 @router.get("/{user_id}")
 def get_user(user_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    """A user, for themselves or an admin."""
+    """A user (active or not), for themselves or an admin."""
     check_403(user.is_superuser or user.id == user_id)
-    return _with_memberships(_get_user(db, user_id))
+    return _with_memberships(check_404(db.get(User, user_id)))
 
 
 @router.post("")
 def create_user_endpoint(body: CreateUserBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
-    """Create a user (admin). Without a password a random one is set."""
-    if find_by_email(db, body.email) is not None:
+    """Create a user (admin). Without a password a random one is set. `source: "setup"` (the setup
+    wizard's invite) makes an admin; `is_superuser` is not read here, use the Administrators group."""
+    login_attributes = _login_attributes(body.login_attributes)
+    if email_in_use(db, body.email):
         raise field_errors({"email": "Email address already in use."})
     user = create_user(
         db,
@@ -201,47 +226,53 @@ def create_user_endpoint(body: CreateUserBody, admin: SuperUser, db: DbSession) 
         password_hash=hash_password(body.password or new_reset_token(0)),
         first_name=body.first_name,
         last_name=body.last_name,
-        login_attributes=_login_attributes(body.login_attributes),
+        login_attributes=login_attributes,
     )
     if body.user_group_memberships is not None:
-        groups = {m.id for m in body.user_group_memberships} | {ALL_USERS_GROUP_ID}
+        # Without All Users this is refused (400), and the whole request with it: no user is left behind.
+        groups = {m.id for m in body.user_group_memberships}
         managers = {m.id for m in body.user_group_memberships if m.is_group_manager}
         set_groups(db, user, groups, managers)
+    if body.source == "setup":
+        set_superuser(db, user, True)
     personal_collection_id(db, user)
     return _with_memberships(user)
 
 
 @router.put("/{user_id}")
 def update_user(user_id: int, body: UpdateUserBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    """Update a user: themselves, or anyone for an admin. Only admins change groups and superuser status."""
-    target = _get_user(db, user_id)
-    if not target.is_active:
-        raise NotFound()
+    """Update an active user: themselves, or anyone for an admin. Only admins change login attributes,
+    superuser status and groups; from anyone else `is_superuser` and `login_attributes` are ignored and
+    a change of groups is refused."""
+    login_attributes = _login_attributes(body.login_attributes)
     check_403(user.is_superuser or user.id == user_id)
+    target = _active_person(db, user_id)
     sent = body.model_fields_set
-    if "email" in sent and body.email and body.email.lower() != target.email:
-        if find_by_email(db, body.email) is not None:
-            raise field_errors({"email": "Email address already associated to another user."})
+    if body.email and email_in_use(db, body.email, except_id=target.id):
+        raise field_errors({"email": "Email address already associated to another user."})
+    if body.is_superuser is not None and body.user_group_memberships is not None:
+        wants_admin = any(m.id == ADMIN_GROUP_ID for m in body.user_group_memberships)
+        if body.is_superuser != wants_admin:
+            raise field_errors({"is_superuser": SUPERUSER_MISMATCH})
+    names = (target.first_name, target.last_name)
+    if body.email:
         target.email = body.email.lower()
     for field in ("first_name", "last_name", "locale"):
         if field in sent:
             setattr(target, field, getattr(body, field))
-    if "login_attributes" in sent:
-        check_403(user.is_superuser)
-        target.login_attributes = _login_attributes(body.login_attributes)
+    if (target.first_name, target.last_name) != names:
+        rename_personal_collection(db, target)
     if user.is_superuser:
-        if body.user_group_memberships is not None:
-            groups = {m.id for m in body.user_group_memberships}
-            if body.is_superuser is not None and body.is_superuser != (ADMIN_GROUP_ID in groups):
-                raise BadRequest("Invalid Request.")
-            if ADMIN_GROUP_ID not in groups:
-                check_not_last_admin(db, target)
+        if "login_attributes" in sent:
+            target.login_attributes = login_attributes
+        if body.is_superuser is not None and body.is_superuser != target.is_superuser:
+            set_superuser(db, target, body.is_superuser)
+    if body.user_group_memberships is not None:
+        groups = {m.id for m in body.user_group_memberships}
+        if groups != set(target.group_ids):
+            check_403(user.is_superuser)
             managers = {m.id for m in body.user_group_memberships if m.is_group_manager}
             set_groups(db, target, groups, managers)
-        elif body.is_superuser is not None and body.is_superuser != target.is_superuser:
-            set_superuser(db, target, body.is_superuser)
-    elif body.user_group_memberships is not None:
-        check_403({m.id for m in body.user_group_memberships} == set(target.group_ids))
     target.updated_at = utcnow()
     db.flush()
     return _with_memberships(target)
@@ -257,13 +288,15 @@ def update_password(
     db: DbSession,
     settings: SettingsDep,
 ) -> Any:
-    """Change a password. Users changing their own must give the old one; they get a new session."""
-    target = _get_user(db, user_id)
+    """Change a password. Users changing their own must give the old one and get a new session; every
+    other session of the user ends. An admin changing someone else's gets 204."""
     check_403(user.is_superuser or user.id == user_id)
+    target = _active_person(db, user_id)
     if not user.is_superuser and not verify_password(body.old_password or "", target.password):
         raise field_errors({"old_password": "Invalid password"})
     target.password = hash_password(body.password)
     target.reset_token = None
+    target.reset_triggered = None
     delete_user_sessions(db, target.id)
     if user.id != target.id:
         return Response(status_code=204)
@@ -273,10 +306,12 @@ def update_password(
 
 @router.delete("/{user_id}")
 def deactivate_user(user_id: int, admin: SuperUser, db: DbSession) -> dict[str, bool]:
-    """Deactivate a user (the row stays); their sessions stop working."""
-    target = _get_user(db, user_id)
-    if target.is_active:
-        check_not_last_admin(db, target)
+    """Deactivate a person (the row stays); their sessions stop working. Deactivating an inactive user
+    is a no-op, and the last active admin cannot go."""
+    target = check_404(db.get(User, user_id))
+    if target.type == "personal" and target.is_active:
+        if in_admin_group(target):
+            check_not_last_admin(db, target)
         target.is_active = False
         target.deactivated_at = utcnow()
         delete_user_sessions(db, target.id)
@@ -285,24 +320,28 @@ def deactivate_user(user_id: int, admin: SuperUser, db: DbSession) -> dict[str, 
 
 @router.put("/{user_id}/reactivate")
 def reactivate_user(user_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
-    """Reactivate a deactivated user."""
-    target = _get_user(db, user_id)
+    """Reactivate a deactivated person, as a normal user (not an admin)."""
+    target = db.get(User, user_id)
+    if target is None or target.type != "personal":
+        raise NotFound()
     if target.is_active:
+        # A message map makes Metabase answer with its exception-map body, `message` included.
         raise BadRequest({"message": "Not able to reactivate an active user"})
     target.is_active = True
     target.deactivated_at = None
     set_superuser(db, target, False)
-    return _with_memberships(target)
+    return user_json(target)
 
 
 @router.put("/{user_id}/modal/{modal}")
 def dismiss_modal(user_id: int, modal: str, user: CurrentUser, db: DbSession) -> dict[str, bool]:
     """Record that a user has seen the query-builder (`qbnewb`) or model (`datasetnewb`) introduction."""
-    check_403(user.id == user_id)
+    check_403(user.is_superuser or user.id == user_id)
+    target = check_404(db.get(User, user_id))
     if modal == "qbnewb":
-        user.is_qbnewb = False
+        target.is_qbnewb = False
     elif modal == "datasetnewb":
-        user.is_datasetnewb = False
+        target.is_datasetnewb = False
     else:
         raise NotFound()
     return {"success": True}

@@ -56,3 +56,12 @@ def personal_collection_id(db: Session, owner: Any) -> int | None:
     db.add(collection)
     db.flush()
     return collection.id
+
+
+def rename_personal_collection(db: Session, owner: Any) -> None:
+    """Follow a change of `owner`'s name, as Metabase does when a user is renamed (if the collection
+    exists yet)."""
+    collection = db.scalar(select(Collection).where(Collection.personal_owner_id == owner.id))
+    name = personal_collection_name(owner)
+    if collection is not None and collection.name != name:
+        collection.name, collection.slug = name, slugify(name)

@@ -136,7 +136,16 @@ def member_json(membership: PermissionsGroupMembership) -> dict[str, Any]:
 
 
 def find_by_email(db: Session, email: str) -> User | None:
+    """The person who logs in with `email`, whatever its case."""
     return db.scalar(select(User).where(User.email == email.lower(), User.type == "personal"))
+
+
+def email_in_use(db: Session, email: str, *, except_id: int | None = None) -> bool:
+    """Whether any user (of any type) other than `except_id` has `email`, whatever its case."""
+    statement = select(User.id).where(User.email == email.lower())
+    if except_id is not None:
+        statement = statement.where(User.id != except_id)
+    return db.scalar(statement.limit(1)) is not None
 
 
 def create_user(

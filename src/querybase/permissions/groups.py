@@ -2,7 +2,7 @@
 
 All Users (id 1) holds every user and cannot be joined or left by hand. Administrators (id 2) *is*
 `is_superuser`: joining it makes a user an admin, leaving it (or losing `is_superuser`) removes
-them, and the last active admin cannot go.
+them, and the last active member cannot go.
 """
 
 from __future__ import annotations
@@ -31,19 +31,24 @@ def is_magic(group: PermissionsGroup) -> bool:
     return group.id in (ALL_USERS_GROUP_ID, ADMIN_GROUP_ID)
 
 
-def active_admin_count(db: Session) -> int:
-    return (
-        db.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(User.is_superuser.is_(True), User.is_active.is_(True), User.type == "personal")
-        )
-        or 0
-    )
+def in_admin_group(user: User) -> bool:
+    return any(m.group_id == ADMIN_GROUP_ID for m in user.memberships)
 
 
 def check_not_last_admin(db: Session, user: User) -> None:
-    if user.is_superuser and user.is_active and user.type == "personal" and active_admin_count(db) <= 1:
+    """Refuse to take `user` out of Administrators (or deactivate them) when no other active member is
+    left. As in Metabase, any active member counts, API keys' users included."""
+    others = db.scalar(
+        select(func.count())
+        .select_from(PermissionsGroupMembership)
+        .join(User, User.id == PermissionsGroupMembership.user_id)
+        .where(
+            PermissionsGroupMembership.group_id == ADMIN_GROUP_ID,
+            User.is_active.is_(True),
+            User.id != user.id,
+        )
+    )
+    if not others:
         raise BadRequest(LAST_ADMIN)
 
 
@@ -59,6 +64,7 @@ def add_membership(db: Session, user: User, group_id: int, *, is_group_manager: 
 
 
 def remove_membership(db: Session, membership: PermissionsGroupMembership) -> None:
+    """Take a user out of a group; leaving Administrators takes away `is_superuser`."""
     if membership.group_id == ALL_USERS_GROUP_ID:
         raise BadRequest(ALL_USERS_LOCKED)
     user = membership.user
@@ -81,7 +87,8 @@ def set_superuser(db: Session, user: User, is_superuser: bool) -> None:
 
 
 def set_groups(db: Session, user: User, group_ids: set[int], managers: set[int] | None = None) -> None:
-    """Make `user`'s groups exactly `group_ids` (All Users always included)."""
+    """Make `user`'s groups exactly `group_ids`, which must include All Users (Metabase refuses to
+    take anyone out of it)."""
     if ALL_USERS_GROUP_ID not in group_ids:
         raise BadRequest(ALL_USERS_LOCKED)
     known = set(db.scalars(select(PermissionsGroup.id).where(PermissionsGroup.id.in_(group_ids))))
