@@ -9,12 +9,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from querybase.api import api_key, database, field, health, permissions, session, setting, setup, table, user
+from querybase.api import (
+    api_key,
+    database,
+    dataset,
+    field,
+    health,
+    permissions,
+    session,
+    setting,
+    setup,
+    table,
+    user,
+)
 
 # ↓↓↓ KEEP THIS SORTED ↓↓↓
 ROUTES: list[tuple[str, APIRouter]] = [
     ("/api-key", api_key.router),
     ("/database", database.router),
+    ("/dataset", dataset.router),
     ("/field", field.router),
     ("/health", health.router),
     ("/permissions", permissions.router),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, text
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -22,11 +22,12 @@ from querybase.drivers.base import (
     ForeignKeyInfo,
     TableInfo,
 )
-from querybase.drivers.sql import BASE_SQL_FEATURES, SQLDriver
+from querybase.drivers.sql import BASE_SQL_FEATURES, Expr, SQLDriver
 
 
 class DuckDBDriver(SQLDriver):
     engine = "duckdb"
+    sqlalchemy_driver = "duckdb"
     display_name = "DuckDB"
     connection_properties = (
         ConnectionProperty(
@@ -153,3 +154,6 @@ class DuckDBDriver(SQLDriver):
     def dbms_version(self, conn: Connection) -> dict[str, Any]:
         version = conn.execute(text("SELECT version()")).scalar()
         return {"flavor": "DuckDB", "version": version, "semantic-version": None}
+
+    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
+        return func.regexp_extract(expr, pattern)

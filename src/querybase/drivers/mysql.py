@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, text
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -26,11 +26,20 @@ from querybase.drivers.base import (
     TableInfo,
     port,
 )
-from querybase.drivers.sql import BASE_SQL_FEATURES, CONNECT_TIMEOUT_SECONDS, SQLDriver
+from querybase.drivers.sql import (
+    BASE_SQL_FEATURES,
+    CONNECT_TIMEOUT_SECONDS,
+    WEEKDAYS,
+    Expr,
+    SQLDriver,
+    inline,
+)
+from querybase.query_processor.errors import UnsupportedFeature
 
 
 class MySQLDriver(SQLDriver):
     engine = "mysql"
+    sqlalchemy_driver = "mysql+pymysql"
     display_name = "MySQL"
     connection_properties = (HOST, port(3306), DBNAME, USER, PASSWORD, SSL, ADDITIONAL_OPTIONS)
     features = (BASE_SQL_FEATURES - {Feature.FULL_JOIN}) | {
@@ -123,3 +132,53 @@ class MySQLDriver(SQLDriver):
             {"table": table.name},
         )
         return [ForeignKeyInfo(column, None, target, target_column) for column, target, target_column in rows]
+
+    # --- Temporal SQL in MySQL's dialect (no date_trunc).
+
+    def truncate(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
+        formats = {
+            "second": "%Y-%m-%d %H:%i:%s",
+            "minute": "%Y-%m-%d %H:%i:00",
+            "hour": "%Y-%m-%d %H:00:00",
+        }
+        if unit in formats:
+            return func.str_to_date(
+                func.date_format(expr, inline(formats[unit])), inline("%Y-%m-%d %H:%i:%s")
+            )
+        if unit == "day":
+            return func.date(expr)
+        if unit == "week":
+            days_back = (func.dayofweek(expr) - 1 - WEEKDAYS.index(start_of_week) + 7) % 7
+            return func.adddate(func.date(expr), -days_back)
+        if unit == "month":
+            return func.str_to_date(func.date_format(expr, inline("%Y-%m-01")), inline("%Y-%m-%d"))
+        if unit == "quarter":
+            first_month = (func.quarter(expr) - 1) * 3 + 1
+            return func.str_to_date(func.concat(func.year(expr), "-", first_month, "-01"), inline("%Y-%c-%d"))
+        if unit == "year":
+            return func.makedate(func.year(expr), 1)
+        raise UnsupportedFeature(f"Unsupported temporal bucketing: {unit}")
+
+    def extract(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
+        if unit == "day-of-week":
+            return (func.dayofweek(expr) - 1 - WEEKDAYS.index(start_of_week) + 7) % 7 + 1
+        if unit == "week-of-year":
+            # Mode 0 numbers Sunday-started weeks, 1 Monday-started ones, from the first in the year.
+            return func.week(expr, 1 if start_of_week == "monday" else 0) + 1
+        function = {
+            "second-of-minute": func.second,
+            "minute-of-hour": func.minute,
+            "hour-of-day": func.hour,
+            "day-of-month": func.dayofmonth,
+            "day-of-year": func.dayofyear,
+            "month-of-year": func.month,
+            "quarter-of-year": func.quarter,
+            "year-of-era": func.year,
+        }[unit]
+        return function(expr)
+
+    def percentile(self, expr: Expr, p: float) -> Expr:
+        raise UnsupportedFeature("MySQL does not support percentile aggregations.")
+
+    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
+        return func.regexp_substr(expr, pattern)

@@ -32,6 +32,7 @@ from querybase.drivers.sql import BASE_SQL_FEATURES, CONNECT_TIMEOUT_SECONDS, SQ
 
 class PostgresDriver(SQLDriver):
     engine = "postgres"
+    sqlalchemy_driver = "postgresql+psycopg"
     display_name = "PostgreSQL"
     connection_properties = (
         HOST,

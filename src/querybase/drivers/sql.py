@@ -15,9 +15,21 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
-from sqlalchemy.engine import URL
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    case,
+    cast,
+    create_engine,
+    func,
+    inspect,
+    literal_column,
+    text,
+)
+from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.elements import ColumnElement
 
 from querybase.drivers.base import ColumnInfo, ConnectionFailure, Driver, Feature, ForeignKeyInfo, TableInfo
 
@@ -48,8 +60,84 @@ BASE_SQL_FEATURES = frozenset(
 )
 
 
-class SQLDriver(Driver):
+# Metabase numbers days of the week 1-7 from the instance's first day of the week.
+WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+
+Expr = ColumnElement[Any]
+
+
+def inline(sql: str) -> Expr:
+    """A SQL-shape constant (a date-part name, a format string) inlined, never a user value. Inlining
+    also keeps PostgreSQL from seeing `date_trunc($1, c)` in SELECT and `date_trunc($2, c)` in GROUP BY
+    as different expressions."""
+    return literal_column("'" + sql.replace("'", "''") + "'")
+
+
+class SQLTemporal:
+    """Date bucketing and extraction in ANSI/PostgreSQL SQL (`date_trunc`, `extract`); engines override."""
+
+    def truncate(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
+        if unit == "week":
+            # date_trunc('week') starts on Monday; shift so weeks start on the instance's first day.
+            offset = (WEEKDAYS.index(start_of_week) - 1) % 7
+            if offset == 0:
+                return func.date_trunc(inline("week"), expr)
+            shifted = expr + text(f"INTERVAL '{7 - offset} day'")
+            return func.date_trunc(inline("week"), shifted) - text(f"INTERVAL '{7 - offset} day'")
+        return func.date_trunc(inline(unit), expr)
+
+    def extract(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
+        if unit == "day-of-week":
+            # extract(dow) is 0 = Sunday; Metabase counts 1..7 from the first day of the week.
+            dow = cast(func.extract(inline("dow"), expr), Integer)
+            return (dow - WEEKDAYS.index(start_of_week) + 7) % 7 + 1
+        if unit == "week-of-year":
+            return cast(func.extract(inline("week"), expr), Integer)
+        part = {
+            "second-of-minute": "second",
+            "minute-of-hour": "minute",
+            "hour-of-day": "hour",
+            "day-of-month": "day",
+            "day-of-year": "doy",
+            "month-of-year": "month",
+            "quarter-of-year": "quarter",
+            "year-of-era": "year",
+        }[unit]
+        return cast(func.floor(func.extract(inline(part), expr)), Integer)
+
+    def temporal(self, expr: Expr, base_type: str) -> Expr:
+        """A stored temporal column as the engine compares it (engines that store text override)."""
+        return expr
+
+    def temporal_literal(self, value: Any, base_type: str) -> Any:
+        """A bound datetime/date value as the engine compares it with `temporal()` columns."""
+        return value
+
+    def median(self, expr: Expr) -> Expr:
+        return self.percentile(expr, 0.5)
+
+    def percentile(self, expr: Expr, p: float) -> Expr:
+        return func.percentile_cont(p).within_group(expr)
+
+    def stddev(self, expr: Expr) -> Expr:
+        return func.stddev_pop(expr)
+
+    def variance(self, expr: Expr) -> Expr:
+        return func.var_pop(expr)
+
+    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
+        return func.substring(expr, pattern)
+
+    def string_match(self, kind: str, expr: Expr, needle: str, *, case_sensitive: bool) -> Expr:
+        """`contains`, `starts-with` or `ends-with`, as LIKE with the needle's wildcards escaped."""
+        method = {"contains": expr.contains, "starts-with": expr.startswith, "ends-with": expr.endswith}[kind]
+        return method(needle, autoescape=True)
+
+
+class SQLDriver(SQLTemporal, Driver):
     features = BASE_SQL_FEATURES
+    # The SQLAlchemy dialect and DBAPI driver, e.g. "postgresql+psycopg".
+    sqlalchemy_driver: ClassVar[str]
     # Schemas that belong to the engine itself and are never synced.
     system_schemas: ClassVar[frozenset[str]] = frozenset()
 
@@ -63,6 +151,10 @@ class SQLDriver(Driver):
         """Extra `create_engine` options (connect timeouts, SSL)."""
         return {}
 
+    def dialect(self) -> Dialect:
+        """The SQLAlchemy dialect, for compiling SQL to show (`native_form`) without a connection."""
+        return URL.create(self.sqlalchemy_driver).get_dialect()()
+
     def create_engine(self, details: dict[str, Any], *, pooled: bool = True) -> Engine:
         options = self.engine_options(details)
         if not pooled:
@@ -70,6 +162,9 @@ class SQLDriver(Driver):
         else:
             options.setdefault("pool_pre_ping", True)
         return create_engine(self.url(details), **options)
+
+    def if_(self, condition: Expr, then: Any, otherwise: Any = None) -> Expr:
+        return case((condition, then), else_=otherwise)
 
     def can_connect(self, details: dict[str, Any]) -> None:
         """Raise `ConnectionFailure` with Metabase's message when `details` do not reach a database."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Integer, String, cast, func, text
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -19,7 +20,8 @@ from querybase.drivers.base import (
     ForeignKeyInfo,
     TableInfo,
 )
-from querybase.drivers.sql import BASE_SQL_FEATURES, SQLDriver
+from querybase.drivers.sql import BASE_SQL_FEATURES, WEEKDAYS, Expr, SQLDriver, inline
+from querybase.query_processor.errors import UnsupportedFeature
 
 
 def _quote(name: str) -> str:
@@ -28,6 +30,7 @@ def _quote(name: str) -> str:
 
 class SQLiteDriver(SQLDriver):
     engine = "sqlite"
+    sqlalchemy_driver = "sqlite"
     display_name = "SQLite"
     connection_properties = (
         ConnectionProperty(
@@ -119,3 +122,85 @@ class SQLiteDriver(SQLDriver):
             "version": version,
             "semantic-version": [int(p) for p in version.split(".")[:2]],
         }
+
+    # --- Temporal SQL: SQLite has no date types; values are ISO text, handled with its date functions.
+
+    def temporal(self, expr: Expr, base_type: str) -> Expr:
+        return func.date(expr) if base_type == t.DATE else func.datetime(expr)
+
+    def temporal_literal(self, value: Any, base_type: str) -> Any:
+        if isinstance(value, dt.datetime):
+            return value.strftime("%Y-%m-%d" if base_type == t.DATE else "%Y-%m-%d %H:%M:%S")
+        if isinstance(value, dt.date):
+            return value.isoformat() if base_type == t.DATE else f"{value.isoformat()} 00:00:00"
+        return value
+
+    def truncate(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
+        formats = {
+            "second": "%Y-%m-%d %H:%M:%S",
+            "minute": "%Y-%m-%d %H:%M:00",
+            "hour": "%Y-%m-%d %H:00:00",
+        }
+        if unit in formats:
+            return func.strftime(inline(formats[unit]), expr)
+        if unit == "day":
+            return func.date(expr)
+        if unit == "month":
+            return func.date(expr, inline("start of month"))
+        if unit == "year":
+            return func.date(expr, inline("start of year"))
+        if unit == "quarter":
+            months_back = (cast(func.strftime(inline("%m"), expr), Integer) - 1) % 3
+            return func.date(expr, inline("start of month"), "-" + cast(months_back, String) + " months")
+        if unit == "week":
+            weekday = cast(func.strftime(inline("%w"), expr), Integer)
+            days_back = (weekday - WEEKDAYS.index(start_of_week) + 7) % 7
+            return func.date(expr, "-" + cast(days_back, String) + " days")
+        raise UnsupportedFeature(f"Unsupported temporal bucketing: {unit}")
+
+    def extract(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
+        if unit == "day-of-week":
+            weekday = cast(func.strftime(inline("%w"), expr), Integer)
+            return (weekday - WEEKDAYS.index(start_of_week) + 7) % 7 + 1
+        if unit == "quarter-of-year":
+            return (cast(func.strftime(inline("%m"), expr), Integer) + 2) / 3
+        if unit == "week-of-year":
+            # Weeks numbered from the one holding January 1st, starting on the first day of the week.
+            jan1 = func.date(expr, inline("start of year"))
+            jan1_weekday = (
+                cast(func.strftime(inline("%w"), jan1), Integer) - WEEKDAYS.index(start_of_week) + 7
+            ) % 7
+            return (cast(func.strftime(inline("%j"), expr), Integer) + jan1_weekday - 1) / 7 + 1
+        code = {
+            "second-of-minute": "%S",
+            "minute-of-hour": "%M",
+            "hour-of-day": "%H",
+            "day-of-month": "%d",
+            "day-of-year": "%j",
+            "month-of-year": "%m",
+            "year-of-era": "%Y",
+        }[unit]
+        return cast(func.strftime(inline(code), expr), Integer)
+
+    def string_match(self, kind: str, expr: Expr, needle: str, *, case_sensitive: bool) -> Expr:
+        """SQLite's LIKE ignores ASCII case, so case-sensitive matches compare substrings instead."""
+        if not case_sensitive:
+            return super().string_match(kind, expr, needle, case_sensitive=False)
+        if kind == "contains":
+            return func.instr(expr, needle) > 0
+        size = len(needle)
+        if kind == "starts-with":
+            return func.substr(expr, 1, size) == needle
+        return func.substr(expr, -size, size) == needle if size else expr.is_not(None)
+
+    def percentile(self, expr: Expr, p: float) -> Expr:
+        raise UnsupportedFeature("SQLite does not support percentile aggregations.")
+
+    def stddev(self, expr: Expr) -> Expr:
+        raise UnsupportedFeature("SQLite does not support standard deviation aggregations.")
+
+    def variance(self, expr: Expr) -> Expr:
+        raise UnsupportedFeature("SQLite does not support variance aggregations.")
+
+    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
+        raise UnsupportedFeature("SQLite does not support regular expressions.")

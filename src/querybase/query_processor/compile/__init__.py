@@ -1,0 +1,1 @@
+"""Compilers: MBQL to a SQLAlchemy SELECT; native SQL to bound text."""

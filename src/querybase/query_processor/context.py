@@ -1,0 +1,91 @@
+"""What every query-processor step works with: who asks, against which database, with which metadata."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from querybase.drivers.sql import SQLDriver
+from querybase.models.database import Database, Field, Table
+from querybase.models.user import User
+
+# Metabase's default row limits (query_processor/middleware/constraints.clj).
+MAX_RESULTS = 10_000
+MAX_RESULTS_BARE_ROWS = 2_000
+# The most rows a download may hold (Excel's row limit minus the header).
+MAX_DOWNLOAD_ROWS = 1_048_575
+
+
+class Metadata:
+    """Tables and fields of one database, loaded from the app DB on first use and then kept for the query."""
+
+    def __init__(self, db: Session, database_id: int) -> None:
+        self.db = db
+        self.database_id = database_id
+        self._fields: dict[int, Field] = {}
+        self._tables: dict[int, Table] = {}
+        self._table_fields: dict[int, list[Field]] = {}
+
+    def load_fields(self, ids: Iterable[int]) -> None:
+        missing = {i for i in ids if i not in self._fields}
+        if missing:
+            for f in self.db.scalars(select(Field).where(Field.id.in_(missing))):
+                self._fields[f.id] = f
+            self.load_tables({f.table_id for f in self._fields.values()})
+
+    def load_tables(self, ids: Iterable[int]) -> None:
+        missing = {i for i in ids if i not in self._tables}
+        if missing:
+            for t in self.db.scalars(select(Table).where(Table.id.in_(missing))):
+                self._tables[t.id] = t
+
+    def field(self, field_id: int) -> Field | None:
+        self.load_fields([field_id])
+        return self._fields.get(field_id)
+
+    def table(self, table_id: int) -> Table | None:
+        self.load_tables([table_id])
+        return self._tables.get(table_id)
+
+    def table_fields(self, table_id: int) -> list[Field]:
+        """The table's active, visible fields in their display order (what a bare `source-table` returns)."""
+        if table_id not in self._table_fields:
+            fields = list(
+                self.db.scalars(
+                    select(Field)
+                    .where(
+                        Field.table_id == table_id,
+                        Field.active.is_(True),
+                        Field.visibility_type.not_in(["sensitive", "retired"]),
+                        Field.parent_id.is_(None),
+                    )
+                    .order_by(Field.position, Field.id)
+                )
+            )
+            for f in fields:
+                self._fields[f.id] = f
+            self._table_fields[table_id] = fields
+        return self._table_fields[table_id]
+
+    def table_field_by_name(self, table_id: int, name: str) -> Field | None:
+        return next((f for f in self.table_fields(table_id) if f.name == name), None)
+
+
+@dataclass
+class QueryContext:
+    db: Session
+    database: Database
+    driver: SQLDriver
+    user: User | None
+    metadata: Metadata
+    # Where the query comes from, as Metabase records it: "ad-hoc", "question", "csv-download", ...
+    context: str = "ad-hoc"
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    timezone: str = "UTC"
+    start_of_week: str = "sunday"
+    info: dict[str, Any] = field(default_factory=dict)

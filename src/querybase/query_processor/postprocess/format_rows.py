@@ -1,0 +1,81 @@
+"""Values as Metabase serializes them: temporal values as ISO-8601 strings in the report timezone
+(`2024-05-15T08:04:04.58Z`), decimals as numbers, text-stored dates (SQLite) parsed first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from querybase.drivers import types as t
+
+Formatter = Callable[[Any], Any]
+
+
+def _fraction(micros: int) -> str:
+    return f".{micros:06d}".rstrip("0") if micros else ""
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """ISO-8601 with an offset (`Z` for UTC), the fraction only as long as needed, as Java prints it."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(value.microsecond) + "Z"
+
+
+def _parse_text(value: str) -> Any:
+    text = value.strip().replace(" ", "T", 1)
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return dt.time.fromisoformat(text)
+        except ValueError:
+            return value
+
+
+def format_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str, float)):
+        return value
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, dt.date):
+        return format_datetime(dt.datetime(value.year, value.month, value.day))
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S") + _fraction(value.microsecond)
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return value
+
+
+def _temporal_text(value: Any) -> Any:
+    if isinstance(value, str):
+        parsed = _parse_text(value)
+        return format_value(parsed) if not isinstance(parsed, str) else value
+    return format_value(value)
+
+
+def formatters(cols: list[dict[str, Any]]) -> list[Formatter]:
+    """One formatter per column: temporal columns also accept text (how SQLite returns dates)."""
+    result: list[Formatter] = []
+    for col in cols:
+        temporal_column = (
+            col.get("effective_type") in t.TEMPORAL_TYPES or col.get("base_type") in t.TEMPORAL_TYPES
+        )
+        if col.get("unit") and "-of-" in str(col.get("unit")):
+            temporal_column = False
+        result.append(_temporal_text if temporal_column else format_value)
+    return result
+
+
+def format_rows(cols: list[dict[str, Any]], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    fns = formatters(cols)
+    for row in rows:
+        yield [fn(value) for fn, value in zip(fns, row, strict=True)]

@@ -1,0 +1,131 @@
+"""Running a query: `prepare` (preprocess and compile; reads the app DB) then `run` (execute and
+post-process; talks to the warehouse, lazily).
+
+The split lets the API end its app-DB transaction before the warehouse is queried, so a slow query never
+holds app-DB locks, and lets downloads stream rows straight from the cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.sql import ClauseElement
+
+from querybase.query_processor import columns as cols_meta
+from querybase.query_processor.compile.mbql import compile_query
+from querybase.query_processor.context import MAX_RESULTS, MAX_RESULTS_BARE_ROWS, QueryContext
+from querybase.query_processor.errors import InvalidQuery
+from querybase.query_processor.execute import Execution
+from querybase.query_processor.mbql.normalize import normalize
+from querybase.query_processor.postprocess.format_rows import format_rows
+
+
+@dataclass
+class Prepared:
+    """A query ready to run: its normalized form, the statement, and (for MBQL) its columns."""
+
+    query: dict[str, Any]
+    statement: ClauseElement
+    cols: list[dict[str, Any]] | None
+    native: dict[str, Any]
+    row_limit: int | None
+    ctx: QueryContext
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Result:
+    cols: list[dict[str, Any]]
+    rows: Iterator[list[Any]]
+    native: dict[str, Any]
+    execution: Execution
+
+
+def normalize_query(query: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return normalize(query)
+    except ValueError as exc:
+        raise InvalidQuery(str(exc)) from exc
+
+
+def row_limit(query: dict[str, Any], *, download: bool) -> int | None:
+    """Metabase's default constraints: 2,000 rows of raw data and 10,000 aggregated rows for ad-hoc
+    results, unless the query's `constraints` say otherwise; downloads are capped by the caller."""
+    if download:
+        return None
+    constraints = query.get("constraints") or {}
+    inner = query.get("query") or {}
+    aggregated = bool(inner.get("aggregation") or inner.get("breakout"))
+    if aggregated:
+        return int(constraints.get("max-results", MAX_RESULTS))
+    return int(
+        constraints.get("max-results-bare-rows", constraints.get("max-results", MAX_RESULTS_BARE_ROWS))
+    )
+
+
+def _native_form(ctx: QueryContext, statement: ClauseElement) -> dict[str, Any]:
+    dialect = ctx.driver.dialect()
+    try:
+        sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        return {"query": sql, "params": None}
+    except Exception:
+        compiled = statement.compile(dialect=dialect)
+        return {"query": str(compiled), "params": list(compiled.params.values())}
+
+
+def prepare(ctx: QueryContext, query: dict[str, Any], *, download: bool = False) -> Prepared:
+    """Normalize, validate and compile `query` (still inside the request's app-DB transaction)."""
+    normalized = normalize_query(query)
+    limit = row_limit(normalized, download=download)
+    if normalized["type"] == "native":
+        native = normalized.get("native") or {}
+        sql = native.get("query")
+        if not isinstance(sql, str) or not sql.strip():
+            raise InvalidQuery("Native queries must have a non-blank query.")
+        if native.get("template-tags"):
+            raise InvalidQuery("Template tags are not supported yet.")
+        statement: ClauseElement = text(sql)
+        return Prepared(normalized, statement, None, {"query": sql, "params": None}, limit, ctx)
+    stage = compile_query(ctx, normalized)
+    statement = stage.select
+    if limit is not None:
+        current = normalized["query"].get("limit")
+        statement = stage.select.limit(min(limit, current) if current is not None else limit)
+    cols = [c.meta for c in stage.columns]
+    return Prepared(normalized, statement, cols, _native_form(ctx, statement), limit, ctx)
+
+
+def run(prepared: Prepared) -> Result:
+    """Execute on the warehouse; rows come lazily, formatted as Metabase serializes them."""
+    ctx = prepared.ctx
+    execution = Execution(ctx.driver, ctx.database.id, dict(ctx.database.details or {}), prepared.statement)
+    rows = execution.rows()
+    cols = prepared.cols
+    if cols is None:
+        # Native: the cursor names the columns; the first rows give their types.
+        head = []
+        for row in rows:
+            head.append(row)
+            if len(head) >= 100:
+                break
+        cols = cols_meta.native_columns(execution.names, head)
+        rows = _chain(head, rows)
+        if prepared.row_limit is not None:
+            rows = _limit(rows, prepared.row_limit)
+    return Result(cols, format_rows(cols, rows), prepared.native, execution)
+
+
+def _chain(head: list[list[Any]], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    yield from head
+    yield from rest
+
+
+def _limit(rows: Iterator[list[Any]], limit: int) -> Iterator[list[Any]]:
+    for index, row in enumerate(rows):
+        if index >= limit:
+            break
+        yield row
