@@ -72,7 +72,7 @@ def test_load_sample_database_builds_registers_and_syncs(tmp_path: Path):
     result = run("load-sample-database", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        f"Sample Database (id 1) built from querybase's generated data at {tmp_path}/plugins/sample-database.db: "
-        "sync complete\n"
+        "Sample Database (id 1) built from querybase's generated data at "
+        f"{tmp_path}/plugins/sample-database.db: sync complete\n"
     )
     assert (tmp_path / "plugins" / "sample-database.db").is_file()

@@ -17,11 +17,14 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 
 from querybase.api.schema import MISSING, MbType, received
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound
 
 _SIMPLE_DESCRIPTIONS = {str: "string", int: "integer", bool: "boolean", float: "number", dict: "map"}
+# What FastAPI answers (as a bare 400) when a body is not even text, e.g. invalid UTF-8.
+_UNPARSABLE_BODY = "There was an error parsing the body"
 
 
 class MetabaseRoute(APIRoute):
@@ -33,6 +36,10 @@ class MetabaseRoute(APIRoute):
                 return await handler(request)
             except RequestValidationError as exc:
                 raise self.metabase_error(exc) from None
+            except HTTPException as exc:
+                if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+                    raise BadRequest({"error": _UNPARSABLE_BODY}) from None
+                raise
 
         return route_handler
 
@@ -43,8 +50,7 @@ class MetabaseRoute(APIRoute):
             return NotFound(NO_SUCH_ENDPOINT)
         malformed = next((e for e in raw_errors if e.get("type") == "json_invalid"), None)
         if malformed is not None:
-            reason = malformed.get("ctx", {}).get("error")
-            return BadRequest({"error": f"Malformed JSON in request body: {reason}"})
+            return BadRequest({"error": _malformed_json_message(malformed, exc.body)})
         body_model = self._body_model()
         if body_model is not None and any(_is_whole_body_error(e) for e in raw_errors):
             # No body, or not a JSON object: Metabase validates it as an empty map.
@@ -95,15 +101,26 @@ class MetabaseRoute(APIRoute):
                 field = _field_by_alias(model, name)
                 if field is None:
                     return None, False, None
-                annotation, nullable = _unwrap(field.annotation)
-                metadata = list(field.metadata)
-            return _mb_type(metadata, annotation), nullable, annotation
+                annotation, nullable, inner = _unwrap(field.annotation)
+                metadata = [*field.metadata, *inner]
+            return _mb_type(metadata), nullable, annotation
         params = self.dependant.query_params + self.dependant.header_params + self.dependant.cookie_params
         for param in params:
             if param.alias == path[0] or param.name == path[0]:
-                annotation, nullable = _unwrap(param.field_info.annotation)
-                return _mb_type(list(param.field_info.metadata), annotation), nullable, annotation
+                annotation, nullable, inner = _unwrap(param.field_info.annotation)
+                return _mb_type([*param.field_info.metadata, *inner]), nullable, annotation
         return None, False, None
+
+
+def _malformed_json_message(error: dict[str, Any], document: Any) -> str:
+    """Metabase's text for a body that is not JSON: the parser's complaint `at <line>:<column>`."""
+    reason = error.get("ctx", {}).get("error", "Malformed JSON")
+    position = error["loc"][1] if len(error["loc"]) > 1 else 0
+    if not isinstance(document, str) or not isinstance(position, int):
+        return reason
+    line = document.count("\n", 0, position) + 1
+    column = position - document.rfind("\n", 0, position)
+    return f"{reason} at {line}:{column}"
 
 
 def _is_whole_body_error(err: dict[str, Any]) -> bool:
@@ -117,36 +134,40 @@ def _field_by_alias(model: type[BaseModel], name: str) -> Any:
     return None
 
 
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """Strip `Annotated` and `X | None`; say whether None was allowed."""
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
+    """Strip `Annotated` and `X | None`; say whether None was allowed, and keep the `Annotated`
+    metadata met on the way (`NonBlankString | None` carries its MbType inside the union)."""
     nullable = False
+    metadata: list[Any] = []
     while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
+        if typing.get_origin(annotation) is typing.Annotated:
+            metadata.extend(annotation.__metadata__)
             annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
+        elif _is_union(annotation):
             args = [a for a in typing.get_args(annotation) if a is not type(None)]
             nullable = nullable or len(args) < len(typing.get_args(annotation))
-            annotation = args[0] if len(args) == 1 else annotation
             if len(args) != 1:
-                return annotation, nullable
+                return typing.Union[tuple(args)], nullable, metadata  # noqa: UP007 (built from a list)
+            annotation = args[0]
         else:
-            return annotation, nullable
+            return annotation, nullable, metadata
 
 
-def _mb_type(metadata: list[Any], annotation: Any) -> MbType | None:
-    for item in metadata:
-        if isinstance(item, MbType):
-            return item
-    for item in getattr(annotation, "__metadata__", ()):
-        if isinstance(item, MbType):
-            return item
-    return None
+def _mb_type(metadata: list[Any]) -> MbType | None:
+    return next((item for item in metadata if isinstance(item, MbType)), None)
 
 
 def _description(mb_type: MbType | None, annotation: Any) -> str:
     if mb_type is not None:
         return mb_type.description
+    if _is_union(annotation):
+        # Malli describes `[:or :boolean :string]` as "boolean, or string".
+        parts = (_unwrap(arg) for arg in typing.get_args(annotation))
+        return ", or ".join(_description(_mb_type(inner), arg) for arg, _, inner in parts)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return describe_model(annotation)
     return _SIMPLE_DESCRIPTIONS.get(typing.get_origin(annotation) or annotation, "value")
@@ -156,8 +177,8 @@ def describe_model(model: type[BaseModel]) -> str:
     """Metabase's description of a map schema: `map where {:k -> <desc>, :k2 (optional) -> <desc>}`."""
     parts = []
     for name, field in model.model_fields.items():
-        annotation, nullable = _unwrap(field.annotation)
-        text = _description(_mb_type(list(field.metadata), annotation), annotation)
+        annotation, nullable, inner = _unwrap(field.annotation)
+        text = _description(_mb_type([*field.metadata, *inner]), annotation)
         optional = "" if field.is_required() else " (optional)"
         parts.append(f":{field.alias or name}{optional} -> <{'nullable ' if nullable else ''}{text}>")
     return "map where {" + ", ".join(parts) + "}"

@@ -74,7 +74,8 @@ def _explain_simple(message: str) -> Explain:
     return lambda value: [received(message, value)]
 
 
-def _non_blank(value: str) -> str:
+def non_blank(value: str) -> str:
+    """The check behind NonBlankString, for types that add to it (the setup token)."""
     if not value.strip():
         raise ValueError("non-blank string")
     return value
@@ -130,7 +131,7 @@ STRING = MbType("string", _explain_simple("should be a string"))
 INT = MbType("value must be an integer.", _explain_simple("should be an integer"))
 MAP = MbType("Value must be a map.", _explain_simple("Value must be a map."))
 
-NonBlankString = Annotated[str, AfterValidator(_non_blank), NON_BLANK]
+NonBlankString = Annotated[str, AfterValidator(non_blank), NON_BLANK]
 Email = Annotated[str, AfterValidator(_email), EMAIL]
 Password = Annotated[str, AfterValidator(_password), PASSWORD]
 PositiveInt = Annotated[int, BeforeValidator(_strict_int), AfterValidator(_positive), POSITIVE_INT]

@@ -9,12 +9,12 @@ from pydantic import BaseModel
 
 from querybase.api.deps import AppConfig, DbSession, OptionalUser, SettingsDep, session_token
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import NonBlankString
+from querybase.api.schema import NonBlankString, Password
 from querybase.auth import throttle
 from querybase.auth.passwords import burn_time, verify_password
 from querybase.auth.sessions import SESSION_COOKIE, TIMEOUT_COOKIE, create_session, delete_session
 from querybase.db.engine import AppDB
-from querybase.errors import NotFound, Unauthenticated
+from querybase.errors import BadRequest, NotFound, Unauthenticated
 from querybase.models.user import User, find_by_email
 from querybase.settings.registry import REGISTRY, Settings, Visibility
 
@@ -87,6 +87,8 @@ def create_session_endpoint(
     except Unauthenticated:
         if not config.disable_session_throttle:
             # Its own transaction: the request's is rolled back by the error, the attempt must stay counted.
+            # End the request's first: on SQLite it holds the write lock the new one needs.
+            db.rollback()
             with appdb.transaction() as attempts:
                 for throttler, key in keys:
                     throttle.record_failure(attempts, throttler, key)
@@ -105,6 +107,28 @@ def delete_session_endpoint(request: Request, db: DbSession) -> Response:
     for cookie in (SESSION_COOKIE, TIMEOUT_COOKIE, "metabase.EMBEDDED_SESSION"):
         response.delete_cookie(cookie, path="/")
     return response
+
+
+class PasswordCheckBody(BaseModel):
+    password: Password
+
+
+@router.post("/password-check")
+def check_password(body: PasswordCheckBody) -> dict[str, bool]:
+    """Whether a password meets the complexity rules in force: `{"valid": true}`, else the 400 that
+    any endpoint taking a new password gives."""
+    return {"valid": True}
+
+
+class GoogleAuthBody(BaseModel):
+    token: NonBlankString
+
+
+@router.post("/google_auth")
+def google_auth(body: GoogleAuthBody) -> None:
+    """Google Sign-In. querybase has no Google client id setting, so it answers as Metabase does when
+    none is configured."""
+    raise BadRequest("Google Auth is disabled.")
 
 
 def readable_visibilities(user: User | None) -> set[Visibility]:

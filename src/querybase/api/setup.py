@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import exists, func, select
 
 from querybase.api.deps import DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import Email, Locale, NonBlankString, Password, received
+from querybase.api.schema import (
+    NON_BLANK,
+    Email,
+    Locale,
+    MbType,
+    NonBlankString,
+    Password,
+    non_blank,
+    received,
+)
 from querybase.api.session import start_session
 from querybase.auth.passwords import hash_password
 from querybase.errors import BadRequest, Forbidden
 from querybase.models.collection import Collection
+from querybase.models.database import Database, Table
 from querybase.models.setting import Setting
 from querybase.models.user import ADMIN_GROUP_ID, User, create_user
 from querybase.permissions.groups import add_membership
@@ -26,6 +36,15 @@ TOKEN_MISMATCH = "Token does not match the setup token."
 ALREADY_SET_UP = (
     "The /api/setup route can only be used to create the first user, however a user currently exists."
 )
+
+
+def _explain_token(value: Any) -> list[str]:
+    return [*NON_BLANK.explain(value), received("setup token", value)]
+
+
+# Metabase's SetupToken: a non-blank string that matches the stored token, described by one message
+# whether it is missing, blank or wrong. The match itself needs the app DB, so the endpoint checks it.
+SetupToken = Annotated[str, AfterValidator(non_blank), MbType(TOKEN_MISMATCH, _explain_token)]
 
 
 class SetupUser(BaseModel):
@@ -44,7 +63,7 @@ class SetupPrefs(BaseModel):
 
 
 class SetupBody(BaseModel):
-    token: NonBlankString
+    token: SetupToken
     user: SetupUser
     prefs: SetupPrefs
     # Accepted for older clients (<= 0.49 sent the first database here); databases are added afterwards.
@@ -106,6 +125,17 @@ def get_admin_checklist(
     """The setup checklist of Metabase's admin panel (0.46-0.54 shape), computed from this instance."""
     users = db.scalar(select(func.count()).select_from(User).where(User.type == "personal")) or 0
     has_collection = bool(db.scalar(select(exists().where(Collection.personal_owner_id.is_(None)))))
+    has_database = bool(db.scalar(select(exists().where(Database.is_sample.is_(False)))))
+    has_hidden_table = bool(db.scalar(select(exists().where(Table.visibility_type.is_not(None)))))
+    tables = (
+        db.scalar(
+            select(func.count())
+            .select_from(Table)
+            .join(Database, Database.id == Table.db_id)
+            .where(Database.is_sample.is_(False))
+        )
+        or 0
+    )
     on_sqlite = request.app.state.config.app_db_type == "sqlite"
     groups = [
         (
@@ -115,7 +145,7 @@ def get_admin_checklist(
                     "Add a database",
                     "Connect to your data so your whole team can start to explore.",
                     "/admin/databases/create",
-                    completed=False,
+                    completed=has_database,
                     triggered=True,
                 ),
                 _task(
@@ -162,13 +192,13 @@ def get_admin_checklist(
                     "Hide irrelevant tables",
                     "If your data contains technical or irrelevant info you can hide it.",
                     "/admin/datamodel/database",
-                    completed=False,
-                    triggered=False,
+                    completed=has_hidden_table,
+                    triggered=tables >= 20,
                 ),
                 _task(
                     "Organize questions",
-                    "Have a lot of saved questions in Metabase? Create collections to help manage them and add "
-                    "context.",
+                    "Have a lot of saved questions in Metabase? Create collections to help manage them and "
+                    "add context.",
                     "/collection/root",
                     completed=has_collection,
                     triggered=False,

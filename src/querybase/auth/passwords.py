@@ -64,23 +64,28 @@ def _common_passwords() -> frozenset[str]:
 COMMON_PASSWORDS = _common_passwords()
 
 
+def _complexity_level() -> str:
+    """`MB_PASSWORD_COMPLEXITY` (weak, normal, strong); anything else means the default, normal."""
+    level = os.environ.get("MB_PASSWORD_COMPLEXITY", "normal").strip().lower()
+    return level if level in COMPLEXITY else "normal"
+
+
 def current_requirements() -> dict[str, int]:
-    """The complexity in force: `MB_PASSWORD_COMPLEXITY` (weak, normal, strong; default normal) and
-    `MB_PASSWORD_LENGTH`, read from the environment as Metabase reads them."""
-    level = os.environ.get("MB_PASSWORD_COMPLEXITY", "normal").lower()
-    requirements = dict(COMPLEXITY.get(level, COMPLEXITY["normal"]))
-    length = os.environ.get("MB_PASSWORD_LENGTH", "")
+    """The complexity in force: the level's rules, with `MB_PASSWORD_LENGTH` replacing the length, read
+    from the environment as Metabase reads them."""
+    requirements = dict(COMPLEXITY[_complexity_level()])
+    length = os.environ.get("MB_PASSWORD_LENGTH", "").strip()
     if length.isdigit():
         requirements["total"] = int(length)
     return requirements
 
 
 def is_valid_password(password: str) -> bool:
-    """Metabase's rule: complex enough and, unless the complexity is "weak", not a common password."""
-    requirements = current_requirements()
-    if not meets_complexity(password, requirements):
+    """Metabase's rule: complex enough and, unless the level is "weak", not a common password. (The
+    level decides, not the rules: a weak level with a longer `MB_PASSWORD_LENGTH` still allows them.)"""
+    if not meets_complexity(password, current_requirements()):
         return False
-    return requirements == COMPLEXITY["weak"] or password.lower() not in COMMON_PASSWORDS
+    return _complexity_level() == "weak" or password.lower() not in COMMON_PASSWORDS
 
 
 def new_reset_token(user_id: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -33,8 +34,21 @@ def create_session(
     now = utcnow()
     user.last_login = now
     db.flush()
-    db.add(LoginHistory(user_id=user.id, session_id=row.id, ip_address=ip_address, device_description=device))
+    # Both come from request headers the client controls; cut them to their columns' sizes rather
+    # than fail a good login.
+    db.add(
+        LoginHistory(
+            user_id=user.id,
+            session_id=row.id,
+            ip_address=_clip(ip_address, LoginHistory.ip_address),
+            device_description=_clip(device, LoginHistory.device_description),
+        )
+    )
     return token, row
+
+
+def _clip(value: str | None, column: Any) -> str | None:
+    return value[: column.type.length] if value is not None else None
 
 
 def _is_uuid(token: str) -> bool:
