@@ -28,8 +28,9 @@ _HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-xss-protection", b"1; mode=block"),
-    (b"cache-control", b"max-age=0, no-cache, must-revalidate, proxy-revalidate"),
 ]
+# Unless the endpoint sets its own (autocomplete suggestions may be cached for a minute).
+_NO_CACHE = (b"cache-control", b"max-age=0, no-cache, must-revalidate, proxy-revalidate")
 
 
 def create_app(config: Config | None = None) -> FastAPI:
@@ -131,7 +132,10 @@ class MetabaseHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *_HEADERS]}
+                headers = [*message.get("headers", []), *_HEADERS]
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(_NO_CACHE)
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -293,12 +293,18 @@ def test_delete(api: Api, admin: Api, new_key: Any) -> None:
     assert admin.delete(f"/api/api-key/{created['id']}", expect=404) == "Not found."
 
 
-@pytest.mark.parametrize("key_id", [987654, 0, 2**31, 2**63, 10**20])
+@pytest.mark.parametrize("key_id", [987654, 2**31, 2**63, 10**20])
 def test_missing_keys_are_404(admin: Api, key_id: int) -> None:
     """Ids no app database column can hold are simply not found."""
     assert admin.put(f"/api/api-key/{key_id}", {"name": "x"}, expect=404) == "Not found."
     assert admin.put(f"/api/api-key/{key_id}/regenerate", expect=404) == "Not found."
     assert admin.delete(f"/api/api-key/{key_id}", expect=404) == "Not found."
+
+
+@pytest.mark.parametrize("key_id", [0, -1])
+def test_ids_below_one_match_no_route(admin: Api, key_id: int) -> None:
+    """Metabase's id parameters are positive integers in the route pattern itself."""
+    assert admin.delete(f"/api/api-key/{key_id}", expect=404) == "API endpoint does not exist."
 
 
 def test_only_admins_manage_keys(api: Api, admin: Api, new_key: Any) -> None:

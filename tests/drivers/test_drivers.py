@@ -16,6 +16,7 @@ from querybase.drivers.base import (
     ConnectionFailure,
     TableInfo,
 )
+from querybase.drivers.duckdb import FILE_NOT_FOUND as DUCKDB_FILE_NOT_FOUND
 from querybase.drivers.sql import POOLS
 from tests.support.appdb import MYSQL_HOST, MYSQL_PORT, PG_HOST, PG_PORT
 from tests.support.warehouses import fresh_warehouse
@@ -111,7 +112,7 @@ SERVER_FAILURES = {
         ),
     ],
     "sqlite": [({"db": "/no/such/file.sqlite"}, DB_FILE_NOT_FOUND), ({}, DB_FILE_NOT_FOUND)],
-    "duckdb": [({"database_file": "/no/such/file.duckdb"}, DB_FILE_NOT_FOUND)],
+    "duckdb": [({"database_file": "/no/such/file.duckdb"}, DUCKDB_FILE_NOT_FOUND)],
 }
 
 

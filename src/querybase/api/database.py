@@ -2,33 +2,74 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from fractions import Fraction
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
-from pydantic import BaseModel
-from sqlalchemy import func, or_, select
+from pydantic import AfterValidator, BaseModel
+from sqlalchemy import Select, func, select
 
 from querybase import sample_database, sync
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import Map, NonBlankString
+from querybase.api.schema import NON_BLANK, MbType, NonBlankString, PositiveInt, non_blank, received
+from querybase.api.table import ordered_fields, target_json
 from querybase.drivers import get_driver
 from querybase.drivers.base import ConnectionFailure
 from querybase.drivers.sql import POOLS, SQLDriver
-from querybase.errors import BadRequest, NotFound, check_404
+from querybase.errors import BadRequest, NotFound, PaymentRequired, check_403, check_404
 from querybase.models.database import (
     Database,
     Field,
     FieldValues,
     Table,
     database_json,
+    expanded_schedules,
     field_json,
     merge_redacted,
     secret_keys,
     table_json,
 )
+from querybase.models.user import User
 
 router = APIRouter(route_class=MetabaseRoute, tags=["database"])
+
+SAMPLE_NOT_EDITABLE = "The sample database cannot be edited."
+CACHE_TTL_NEEDS_PREMIUM = (
+    "The cache TTL database setting is only enabled if you have a premium token with the cache granular "
+    "controls feature."
+)
+NEED_PREFIX = "Must include prefix or search"
+# At most this many autocomplete suggestions (tables and fields together), as in Metabase.
+AUTOCOMPLETE_LIMIT = 50
+
+
+def _explain_engine(value: Any) -> list[str]:
+    """Metabase's DBEngineString is `[:and NonBlankString [:fn "Valid database engine"]]`: the first
+    failing part explains."""
+    if not isinstance(value, str) or not value.strip():
+        return NON_BLANK.explain(value)
+    return [received("Valid database engine", value)]
+
+
+def _known_engine(value: str) -> str:
+    non_blank(value)
+    if get_driver(value) is None:
+        raise ValueError("Valid database engine")
+    return value
+
+
+def _explain_details(value: Any) -> list[str]:
+    return [received("invalid type", value)]
+
+
+DB_ENGINE = MbType("value must be a valid database engine.", _explain_engine)
+# Metabase's `ms/DatabaseDetails`: any map, described as "Value must be a map.".
+DATABASE_DETAILS = MbType("Value must be a map.", _explain_details)
+
+DBEngineString = Annotated[str, AfterValidator(_known_engine), DB_ENGINE]
+DatabaseDetails = Annotated[dict[str, Any], DATABASE_DETAILS]
 
 
 class Schedules(BaseModel):
@@ -37,51 +78,59 @@ class Schedules(BaseModel):
 
 
 class CreateDatabaseBody(BaseModel):
-    engine: NonBlankString
     name: NonBlankString
-    details: Map
+    engine: DBEngineString
+    details: DatabaseDetails
     is_full_sync: bool | None = True
     is_on_demand: bool | None = False
-    auto_run_queries: bool | None = None
     schedules: Schedules | None = None
-    cache_ttl: int | None = None
+    auto_run_queries: bool | None = None
+    cache_ttl: PositiveInt | None = None
     connection_source: str | None = None
     provider_name: str | None = None
 
 
 class UpdateDatabaseBody(BaseModel):
     name: NonBlankString | None = None
-    engine: NonBlankString | None = None
-    details: Map | None = None
+    engine: DBEngineString | None = None
+    refingerprint: bool | None = None
+    details: DatabaseDetails | None = None
+    schedules: Schedules | None = None
+    is_full_sync: bool | None = None
+    is_on_demand: bool | None = None
     description: str | None = None
     caveats: str | None = None
     points_of_interest: str | None = None
     auto_run_queries: bool | None = None
-    is_full_sync: bool | None = None
-    is_on_demand: bool | None = None
-    refingerprint: bool | None = None
-    schedules: Schedules | None = None
+    cache_ttl: PositiveInt | None = None
+    provider_name: str | None = None
     settings: dict[str, Any] | None = None
-    cache_ttl: int | None = None
-    timezone: str | None = None
+
+
+class ValidateDetails(BaseModel):
+    engine: DBEngineString
+    details: DatabaseDetails
 
 
 class ValidateBody(BaseModel):
-    details: Map
+    details: ValidateDetails
 
 
 def _driver(engine: str) -> SQLDriver:
     driver = get_driver(engine)
-    if driver is None:
+    if driver is None:  # an engine stored before its driver was removed
         raise BadRequest(
             {
-                "errors": {"engine": "value must be a valid database engine."},
-                "specific-errors": {
-                    "engine": [f'value must be a valid database engine., received: "{engine}"']
-                },
+                "errors": {"engine": DB_ENGINE.description},
+                "specific-errors": {"engine": _explain_engine(engine)},
             }
         )
     return driver
+
+
+def failure_body(failure: ConnectionFailure) -> dict[str, Any]:
+    """Metabase's error map: the message, and the form fields to check only when there are some."""
+    return {"message": failure.message, **({"errors": failure.errors} if failure.errors else {})}
 
 
 def test_connection(driver: SQLDriver, details: dict[str, Any]) -> None:
@@ -89,39 +138,65 @@ def test_connection(driver: SQLDriver, details: dict[str, Any]) -> None:
     try:
         driver.can_connect(details)
     except ConnectionFailure as failure:
-        raise BadRequest(failure.body()) from None
+        raise BadRequest(failure_body(failure)) from None
 
 
 def _get(db: DbSession, database_id: int) -> Database:
     return check_404(db.get(Database, database_id))
 
 
-def _active_tables(db: DbSession, database_id: int) -> list[Table]:
-    return list(
-        db.scalars(
-            select(Table)
-            .where(Table.db_id == database_id, Table.active.is_(True))
-            .order_by(func.lower(Table.display_name), Table.id)
-        )
-    )
+def _writable(db: DbSession, database_id: int, user: User) -> Database:
+    """A database the caller may change: 404 when it does not exist, then 403 unless an admin (Metabase's
+    `write-check`)."""
+    database = _get(db, database_id)
+    check_403(user.is_superuser)
+    return database
 
 
-def _visible_tables(db: DbSession, database_id: int) -> list[Table]:
-    return [t for t in _active_tables(db, database_id) if t.visibility_type is None]
+def _tables_query(database_id: int, *, visible_only: bool) -> Select[tuple[Table]]:
+    query = select(Table).where(Table.db_id == database_id, Table.active.is_(True))
+    if visible_only:
+        query = query.where(Table.visibility_type.is_(None))
+    return query
 
 
-def _fields_of(
-    db: DbSession, table_ids: list[int], *, include_hidden: bool = False
-) -> dict[int, list[Field]]:
-    result: dict[int, list[Field]] = {table_id: [] for table_id in table_ids}
-    if not table_ids:
-        return result
-    query = select(Field).where(Field.table_id.in_(table_ids), Field.active.is_(True))
-    if not include_hidden:
-        query = query.where(Field.visibility_type.not_in(["sensitive", "retired"]))
-    for field in db.scalars(query.order_by(Field.position, Field.id)):
-        result[field.table_id].append(field)
-    return result
+def _tables(db: DbSession, database_id: int, *, visible_only: bool = True) -> list[Table]:
+    """The database's active tables (only those not hidden, unless asked), by display name."""
+    query = _tables_query(database_id, visible_only=visible_only)
+    return list(db.scalars(query.order_by(func.lower(Table.display_name), Table.id)))
+
+
+def _with_fields(db: DbSession, table: Table, *, include_sensitive: bool = False) -> dict[str, Any]:
+    """A table with its fields, each with its FK target, as `metadata` and `include=tables.fields` show it."""
+    fields = [
+        {**field_json(f), "target": target_json(db, f)}
+        for f in ordered_fields(db, table)
+        if include_sensitive or f.visibility_type != "sensitive"
+    ]
+    return {**table_json(table), "fields": fields}
+
+
+def _listed(database: Database, user: User) -> dict[str, Any]:
+    """A database as `GET /api/database` lists it."""
+    return {
+        **database_json(database, user),
+        "native_permissions": "write",
+        "can_upload": False,
+        "router_user_attribute": None,
+    }
+
+
+def _presented(database: Database, user: User) -> dict[str, Any]:
+    """A database as `GET /api/database/:id` shows it."""
+    data = {
+        **database_json(database, user),
+        "router_user_attribute": None,
+        "schedules": expanded_schedules(database),
+        "can_upload": False,
+    }
+    if user.is_superuser:
+        data["can-manage"] = True
+    return data
 
 
 @router.get("")
@@ -132,14 +207,16 @@ def list_databases(
     saved: bool = False,
     include_only_uploadable: bool = False,
 ) -> dict[str, Any]:
-    """Every database: `{data, total}`; `include=tables` adds their tables."""
-    databases = list(db.scalars(select(Database).order_by(func.lower(Database.name), Database.id)))
+    """Every database: `{data, total}`; `include=tables` adds their visible tables."""
+    databases = db.scalars(select(Database).order_by(func.lower(Database.name), func.lower(Database.engine)))
     data = []
     for database in databases:
-        item = database_json(database, user)
+        item = _listed(database, user)
         if include == "tables":
-            item["tables"] = [table_json(t) for t in _visible_tables(db, database.id)]
+            item["tables"] = [table_json(t) for t in _tables(db, database.id)]
         data.append(item)
+    if include_only_uploadable:
+        data = []
     return {"data": data, "total": len(data)}
 
 
@@ -152,8 +229,9 @@ def create_database(
     db: DbSession,
 ) -> dict[str, Any]:
     """Connect a database: the connection is tested first; sync starts in the background."""
-    driver = _driver(body.engine)
-    test_connection(driver, body.details)
+    if body.cache_ttl is not None:
+        raise PaymentRequired(CACHE_TTL_NEEDS_PREMIUM)
+    test_connection(_driver(body.engine), body.details)
     database = Database(
         name=body.name,
         engine=body.engine,
@@ -161,13 +239,13 @@ def create_database(
         is_full_sync=body.is_full_sync is not False,
         is_on_demand=bool(body.is_on_demand),
         auto_run_queries=body.auto_run_queries is not False,
-        cache_ttl=body.cache_ttl,
         provider_name=body.provider_name,
         creator_id=admin.id,
         initial_sync_status="incomplete",
     )
     db.add(database)
     db.flush()
+    db.refresh(database)
     # Runs after the response, so after the request's transaction has committed the new row.
     background.add_task(sync.start_sync, request.app.state.appdb, database.id)
     return database_json(database, admin)
@@ -177,26 +255,23 @@ def create_database(
 def validate_database(body: ValidateBody, admin: SuperUser) -> dict[str, Any]:
     """Test connection details without saving: the details with `"valid": true`, or the error with
     `"valid": false` (always 200, as in Metabase)."""
-    outer = body.details
-    engine = outer.get("engine")
-    details = outer.get("details") if isinstance(outer.get("details"), dict) else {}
-    driver = _driver(str(engine or ""))
     try:
-        driver.can_connect(details)
+        _driver(body.details.engine).can_connect(body.details.details)
     except ConnectionFailure as failure:
-        return {**failure.body(), "valid": False}
-    return {**details, "valid": True}
+        return {**failure_body(failure), "valid": False}
+    return {**body.details.details, "valid": True}
 
 
 @router.post("/sample_database")
 def add_sample_database(
     request: Request, background: BackgroundTasks, admin: SuperUser, db: DbSession
-) -> Any:
-    """Add the Sample Database back (it may have been deleted); answers with it."""
+) -> dict[str, Any]:
+    """Add the Sample Database back (it may have been deleted) and sync it; answers with it."""
     existing = db.scalar(select(Database).where(Database.is_sample.is_(True)))
     if existing is not None:
         return database_json(existing, admin)
     database = sample_database.register(db, request.app.state.config)
+    db.refresh(database)
     background.add_task(sync.start_sync, request.app.state.appdb, database.id)
     return database_json(database, admin)
 
@@ -205,52 +280,61 @@ def add_sample_database(
 def get_database(
     database_id: int, user: CurrentUser, db: DbSession, include: str | None = None
 ) -> dict[str, Any]:
-    """A database; `include=tables` or `include=tables.fields` adds its tables (and their fields)."""
+    """A database; `include=tables` or `include=tables.fields` adds its visible tables (and their fields)."""
     database = _get(db, database_id)
-    data = database_json(database, user)
-    if include in ("tables", "tables.fields"):
-        tables = _visible_tables(db, database_id)
-        fields = _fields_of(db, [t.id for t in tables]) if include == "tables.fields" else {}
-        data["tables"] = [
-            {**table_json(t), **({"fields": [field_json(f) for f in fields[t.id]]} if fields else {})}
-            for t in tables
-        ]
+    data = _presented(database, user)
+    if include == "tables":
+        data["tables"] = [table_json(t) for t in _tables(db, database_id)]
+    elif include == "tables.fields":
+        data["tables"] = [_with_fields(db, t) for t in _tables(db, database_id)]
     return data
 
 
 @router.put("/{database_id}")
 def update_database(
-    database_id: int, body: UpdateDatabaseBody, admin: SuperUser, db: DbSession
+    database_id: int, body: UpdateDatabaseBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
-    """Change a database. New connection details are tested first; redacted secrets keep their value."""
-    database = _get(db, database_id)
-    sent = body.model_fields_set
-    engine = body.engine if "engine" in sent and body.engine else database.engine
+    """Change a database. Changed connection details are tested first; a secret sent back redacted
+    (`**MetabasePass**`) keeps its stored value, and details not sent are kept."""
+    database = _writable(db, database_id, user)
+    if database.is_sample:
+        raise BadRequest(SAMPLE_NOT_EDITABLE)
+    engine = body.engine or database.engine
+    engine_changed = engine != database.engine
     driver = _driver(engine)
-    if "details" in sent and body.details is not None:
-        details = merge_redacted(body.details, database.details or {}, secret_keys(driver))
-        if details != database.details or engine != database.engine:
-            test_connection(driver, details)
-        database.details = details
+    details = database.details or {}
+    if body.details is not None:
+        incoming = merge_redacted(body.details, details, secret_keys(driver))
+        details = incoming if engine_changed else {**details, **incoming}
+    if details != database.details or engine_changed:
+        test_connection(driver, details)
         POOLS.close(database.id)
     database.engine = engine
-    for field in (
+    database.details = details
+    sent = body.model_fields_set
+    for name in (
         "name",
+        "refingerprint",
         "description",
         "caveats",
         "points_of_interest",
         "auto_run_queries",
-        "is_full_sync",
-        "is_on_demand",
-        "refingerprint",
-        "settings",
-        "cache_ttl",
-        "timezone",
     ):
-        if field in sent:
-            setattr(database, field, getattr(body, field))
+        value = getattr(body, name)
+        if value is not None:
+            setattr(database, name, value)
+    if body.is_full_sync is not None:
+        database.is_full_sync = body.is_full_sync
+    if "is_on_demand" in sent:
+        database.is_on_demand = bool(body.is_on_demand)
+    if "provider_name" in sent:
+        database.provider_name = body.provider_name
+    if body.settings:
+        merged = {**(database.settings or {}), **body.settings}
+        database.settings = {k: v for k, v in merged.items() if v is not None}
     db.flush()
-    return database_json(database, admin)
+    db.refresh(database)
+    return {**database_json(database, user), "schedules": expanded_schedules(database)}
 
 
 @router.delete("/{database_id}", status_code=204)
@@ -272,29 +356,33 @@ def get_metadata(
     skip_fields: bool = False,
     remove_inactive: bool = False,
 ) -> dict[str, Any]:
-    """A database with all its tables and their fields (hidden ones only with `include_hidden`)."""
+    """A database with its tables and their fields (hidden tables and sensitive fields only with
+    `include_hidden`)."""
     database = _get(db, database_id)
-    tables = _active_tables(db, database_id) if include_hidden else _visible_tables(db, database_id)
-    fields = {} if skip_fields else _fields_of(db, [t.id for t in tables], include_hidden=include_hidden)
-    data = database_json(database, user)
-    data["tables"] = [
-        {
-            **table_json(t),
-            "fields": [{**field_json(f), "target": None} for f in fields.get(t.id, [])],
-            "segments": [],
-            "metrics": [],
-        }
-        for t in tables
-    ]
-    return data
+    tables = _tables(db, database_id, visible_only=not include_hidden)
+    return {
+        **database_json(database, user),
+        "tables": [
+            {
+                **(table_json(t) if skip_fields else _with_fields(db, t, include_sensitive=include_hidden)),
+                "segments": [],
+                "metrics": [],
+            }
+            for t in tables
+        ],
+    }
 
 
 @router.get("/{database_id}/fields")
 def list_database_fields(database_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """Every field of the database's visible tables, with its table's name."""
+    """Every field of the database that is neither sensitive nor retired, with its table's name."""
     _get(db, database_id)
-    tables = {t.id: t for t in _visible_tables(db, database_id)}
-    fields = _fields_of(db, list(tables))
+    rows = db.execute(
+        select(Field, Table)
+        .join(Table, Field.table_id == Table.id)
+        .where(Table.db_id == database_id, Field.visibility_type.not_in(["sensitive", "retired"]))
+        .order_by(Table.id, Field.id)
+    )
     return [
         {
             "id": f.id,
@@ -302,50 +390,63 @@ def list_database_fields(database_id: int, user: CurrentUser, db: DbSession) -> 
             "display_name": f.display_name,
             "base_type": f.base_type,
             "semantic_type": f.semantic_type,
-            "table_name": tables[table_id].name,
-            "schema": tables[table_id].schema,
-            "table_id": table_id,
+            "table_name": t.name,
+            "table_id": t.id,
+            "schema": t.schema,
         }
-        for table_id in tables
-        for f in fields[table_id]
+        for f, t in rows
     ]
 
 
 @router.get("/{database_id}/idfields")
 def list_id_fields(database_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """The primary-key fields of the database, with their tables."""
+    """The primary-key fields of the database's active tables, each with its table, by table name."""
     _get(db, database_id)
-    tables = {t.id: t for t in _visible_tables(db, database_id)}
-    fields = db.scalars(
-        select(Field).where(Field.table_id.in_(list(tables)), Field.semantic_type == "type/PK", Field.active)
+    rows = db.execute(
+        select(Field, Table)
+        .join(Table, Field.table_id == Table.id)
+        .where(Table.db_id == database_id, Table.active.is_(True), Field.semantic_type == "type/PK")
+        .order_by(func.lower(Table.name), Field.id)
     )
-    return [{**field_json(f), "table": table_json(tables[f.table_id])} for f in fields]
+    return [{**field_json(f), "table": table_json(t, present=False)} for f, t in rows]
 
 
 @router.get("/{database_id}/schemas")
 def list_schemas(database_id: int, user: CurrentUser, db: DbSession) -> list[str]:
     """The names of the schemas that have visible tables (`""` for engines without schemas)."""
     _get(db, database_id)
-    return sorted({t.schema or "" for t in _visible_tables(db, database_id)})
+    return sorted({t.schema or "" for t in _tables(db, database_id)})
 
 
 @router.get("/{database_id}/schema/{schema}")
 def list_schema_tables(
     database_id: int, schema: str, user: CurrentUser, db: DbSession
 ) -> list[dict[str, Any]]:
-    """The visible tables of one schema."""
+    """The visible tables of one schema; 404 when it has none."""
     _get(db, database_id)
-    tables = [t for t in _visible_tables(db, database_id) if (t.schema or "") == schema]
+    tables = [t for t in _tables(db, database_id) if (t.schema or "") == schema]
     if not tables:
         raise NotFound()
     return [table_json(t) for t in tables]
 
 
+@router.get("/{database_id}/schema/")
 @router.get("/{database_id}/schema")
-def list_schemaless_tables(database_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """The tables of an engine without schemas (Metabase's `/schema/` with an empty name)."""
+def list_schemaless_tables(
+    database_id: int, user: CurrentUser, db: DbSession, schema: str | None = None
+) -> list[dict[str, Any]]:
+    """The visible tables of the `schema` query parameter's schema, or without a schema when it is not
+    given (Metabase's `/schema/`); 404 when there are none."""
     _get(db, database_id)
-    return [table_json(t) for t in _visible_tables(db, database_id) if not t.schema]
+    wanted = schema or ""
+    tables = [t for t in _tables(db, database_id) if (t.schema or "") == wanted]
+    if not tables:
+        raise NotFound()
+    return [table_json(t) for t in tables]
+
+
+def _like_escaped(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @router.get("/{database_id}/autocomplete_suggestions")
@@ -353,44 +454,55 @@ def autocomplete_suggestions(
     database_id: int,
     user: CurrentUser,
     db: DbSession,
-    prefix: str | None = None,
-    substring: str | None = None,
+    response: Response,
+    prefix: NonBlankString | None = None,
+    substring: NonBlankString | None = None,
 ) -> list[list[str]]:
-    """Table and field names for the SQL editor, by `prefix` or `substring`:
-    `[["PRODUCTS", "Table"], ["PRODUCT_ID", "ORDERS type/Integer type/FK"]]`."""
+    """Table and field names for the SQL editor, by `substring` or else `prefix` (case-insensitive):
+    `[["PRODUCTS", "Table"], ["PRODUCT_ID", "ORDERS :type/Integer :type/FK"]]`."""
     _get(db, database_id)
-    needle = (prefix if prefix is not None else substring or "").lower()
-    pattern = f"{needle}%" if prefix is not None else f"%{needle}%"
+    if not prefix and not substring:
+        raise BadRequest(NEED_PREFIX)
+    pattern = f"%{_like_escaped(substring)}%" if substring else f"{_like_escaped(prefix or '')}%"
     tables = db.scalars(
-        select(Table)
-        .where(Table.db_id == database_id, Table.active.is_(True), func.lower(Table.name).like(pattern))
-        .order_by(Table.name)
-        .limit(50)
+        _tables_query(database_id, visible_only=True)
+        .where(func.lower(Table.name).like(pattern, escape="\\"))
+        .order_by(func.lower(Table.name), Table.id)
+        .limit(AUTOCOMPLETE_LIMIT)
     ).all()
     fields = db.execute(
         select(Field, Table.name)
         .join(Table, Field.table_id == Table.id)
         .where(Table.db_id == database_id, Table.active.is_(True), Field.active.is_(True))
-        .where(or_(func.lower(Field.name).like(pattern)))
-        .order_by(Field.name)
-        .limit(50)
+        .where(Field.visibility_type.not_in(["sensitive", "retired"]))
+        .where(func.lower(Field.name).like(pattern, escape="\\"))
+        .order_by(func.lower(Field.name), func.lower(Table.name), Field.id)
+        .limit(AUTOCOMPLETE_LIMIT)
     ).all()
-    suggestions = [[t.name, "Table"] for t in tables]
-    for field, table_name in fields:
-        kind = f"{table_name} {field.base_type}" + (f" {field.semantic_type}" if field.semantic_type else "")
+    # Metabase's split: tables fill up to the limit less half the fields, fields take the rest
+    # (Clojure's `take` of a fraction rounds up).
+    take_tables = min(Fraction(len(tables)), AUTOCOMPLETE_LIMIT - Fraction(len(fields), 2))
+    take_fields = AUTOCOMPLETE_LIMIT - take_tables
+    suggestions = [[t.name, "Table"] for t in tables[: max(math.ceil(take_tables), 0)]]
+    for field, table_name in fields[: max(math.ceil(take_fields), 0)]:
+        kind = f"{table_name} :{field.base_type}" + (
+            f" :{field.semantic_type}" if field.semantic_type else ""
+        )
         suggestions.append([field.name, kind])
+    # The same prefix is typed again and again while writing a query: let the browser cache a minute.
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Vary"] = "Cookie"
     return suggestions
 
 
 @router.post("/{database_id}/sync_schema")
 def sync_schema(
-    database_id: int, request: Request, background: BackgroundTasks, admin: SuperUser, db: DbSession
+    database_id: int, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, str]:
-    """Sync the database's metadata now (in the background)."""
-    database = _get(db, database_id)
-    driver = _driver(database.engine)
+    """Sync the database's metadata now (in the background); 422 with the reason when it cannot connect."""
+    database = _writable(db, database_id, user)
     try:
-        driver.can_connect(database.details or {})
+        _driver(database.engine).can_connect(database.details or {})
     except ConnectionFailure as failure:
         raise BadRequest(failure.message, 422) from None
     background.add_task(sync.start_sync, request.app.state.appdb, database_id)
@@ -399,18 +511,18 @@ def sync_schema(
 
 @router.post("/{database_id}/rescan_values")
 def rescan_values(
-    database_id: int, request: Request, background: BackgroundTasks, admin: SuperUser, db: DbSession
+    database_id: int, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, str]:
     """Refresh the cached values of the database's list fields (in the background)."""
-    _get(db, database_id)
+    _writable(db, database_id, user)
     background.add_task(sync.start_rescan, request.app.state.appdb, database_id)
     return {"status": "ok"}
 
 
 @router.post("/{database_id}/discard_values")
-def discard_values(database_id: int, admin: SuperUser, db: DbSession) -> dict[str, str]:
+def discard_values(database_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
     """Forget the cached values of every field of the database."""
-    _get(db, database_id)
+    _writable(db, database_id, user)
     field_ids = select(Field.id).join(Table, Field.table_id == Table.id).where(Table.db_id == database_id)
     for row in db.scalars(select(FieldValues).where(FieldValues.field_id.in_(field_ids))):
         db.delete(row)
@@ -418,8 +530,11 @@ def discard_values(database_id: int, admin: SuperUser, db: DbSession) -> dict[st
 
 
 @router.post("/{database_id}/dismiss_spinner")
-def dismiss_spinner(database_id: int, admin: SuperUser, db: DbSession) -> dict[str, str]:
-    """Mark the initial sync as complete, as an admin may do for a sync that never finishes."""
-    database = _get(db, database_id)
+def dismiss_spinner(database_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
+    """Mark the initial sync of the database and its tables complete, as an admin may do for a sync that
+    never finishes."""
+    database = _writable(db, database_id, user)
     database.initial_sync_status = "complete"
+    for table in _tables(db, database_id):
+        table.initial_sync_status = "complete"
     return {"status": "ok"}

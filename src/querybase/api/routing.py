@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from querybase.api.schema import MISSING, MbType, received
-from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound
+from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, Forbidden, NotFound
 
 _SIMPLE_DESCRIPTIONS = {str: "string", int: "integer", bool: "boolean", float: "number", dict: "map"}
 # What FastAPI answers (as a bare 400) when a body is not even text, e.g. invalid UTF-8.
@@ -31,9 +31,22 @@ class MetabaseRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
+        int_params = [
+            p.alias for p in self.dependant.path_params if _unwrap(p.field_info.annotation)[0] is int
+        ]
+
         async def route_handler(request: Request) -> Response:
+            for name in int_params:
+                _check_id(request.path_params.get(name, ""))
             try:
                 return await handler(request)
+            except Forbidden:
+                # Metabase validates the request before the endpoint checks who may call it, so an
+                # invalid body is a 400 even for someone who would then be refused.
+                invalid = await self._body_errors(request)
+                if invalid is not None:
+                    raise self.metabase_error(invalid) from None
+                raise
             except RequestValidationError as exc:
                 raise self.metabase_error(exc) from None
             except HTTPException as exc:
@@ -42,6 +55,20 @@ class MetabaseRoute(APIRoute):
                 raise
 
         return route_handler
+
+    async def _body_errors(self, request: Request) -> RequestValidationError | None:
+        model = self._body_model()
+        if model is None:
+            return None
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        try:
+            model.model_validate(body if isinstance(body, dict) else {})
+        except ValidationError as exc:
+            return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        return None
 
     def metabase_error(self, exc: RequestValidationError) -> Exception:
         raw_errors = list(exc.errors())
@@ -121,6 +148,21 @@ def _malformed_json_message(error: dict[str, Any], document: Any) -> str:
     line = document.count("\n", 0, position) + 1
     column = position - document.rfind("\n", 0, position)
     return f"{reason} at {line}:{column}"
+
+
+# Ids are 32-bit integer columns on every app database.
+_MAX_ID = 2**31 - 1
+
+
+def _check_id(raw: str) -> None:
+    """Metabase's id path parameters are positive integers in the route pattern itself: `/api/user/0`
+    matches no route; an id too large for any row is simply not found."""
+    if raw.lstrip("-").isdigit():
+        value = int(raw)
+        if value < 1:
+            raise NotFound(NO_SUCH_ENDPOINT)
+        if value > _MAX_ID:
+            raise NotFound()
 
 
 def _is_whole_body_error(err: dict[str, Any]) -> bool:

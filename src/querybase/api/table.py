@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from querybase import sync
-from querybase.api.deps import CurrentUser, DbSession, SuperUser
+from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
-from querybase.errors import BadRequest, check_404
+from querybase.api.schema import MbType, NonBlankString, pr_str, received
+from querybase.errors import BadRequest, check_403, check_404
 from querybase.models.database import (
     Database,
     Field,
@@ -25,91 +27,176 @@ from querybase.models.user import User
 
 router = APIRouter(route_class=MetabaseRoute, tags=["table"])
 
-VisibilityType = Literal["hidden", "technical", "cruft"]
-FieldOrder = Literal["database", "alphabetical", "custom", "smart"]
+
+def enum_type(*values: str) -> MbType:
+    """Metabase's `[:enum ...]`: described as `enum of a, b`, explained as malli does (`should be either
+    "a" or "b"`). `values` in the order Metabase's set of them iterates, which its message keeps."""
+    quoted = [pr_str(v) for v in values]
+    expected = quoted[0] if len(quoted) == 1 else f"either {', '.join(quoted[:-1])} or {quoted[-1]}"
+    return MbType(f"enum of {', '.join(values)}", lambda value: [received(f"should be {expected}", value)])
+
+
+VisibilityType = Annotated[Literal["technical", "hidden", "cruft"], enum_type("technical", "hidden", "cruft")]
+FieldOrder = Annotated[
+    Literal["alphabetical", "custom", "database", "smart"],
+    enum_type("alphabetical", "custom", "database", "smart"),
+]
 
 
 class UpdateTableBody(BaseModel):
-    display_name: str | None = None
+    display_name: NonBlankString | None = None
+    entity_type: str | None = None
+    visibility_type: VisibilityType | None = None
     description: str | None = None
     caveats: str | None = None
     points_of_interest: str | None = None
-    entity_type: str | None = None
-    visibility_type: VisibilityType | None = None
-    field_order: FieldOrder | None = None
     show_in_getting_started: bool | None = None
+    field_order: FieldOrder | None = None
+
+
+class FieldOrderBody(BaseModel):
+    field_order: list[int]
+
+
+# Set only when not null (the others may be set to null).
+_NON_NIL_KEYS = frozenset({"display_name", "show_in_getting_started", "entity_type", "field_order"})
+_TEMPORAL_SEMANTIC = re.compile(r"(timestamp|date|time|temporal)$")
 
 
 def get_table(db: DbSession, table_id: int) -> Table:
     return check_404(db.get(Table, table_id))
 
 
-def table_fields(db: DbSession, table: Table, *, include_hidden: bool = False) -> list[Field]:
-    query = select(Field).where(Field.table_id == table.id, Field.active.is_(True))
-    if not include_hidden:
-        query = query.where(Field.visibility_type.not_in(["sensitive", "retired"]))
+def writable_table(db: DbSession, table_id: int, user: User) -> Table:
+    """A table the caller may change: 404 when it does not exist, then 403 unless an admin."""
+    table = get_table(db, table_id)
+    check_403(user.is_superuser)
+    return table
+
+
+def ordered_fields(db: DbSession, table: Table) -> list[Field]:
+    """The table's active, not retired fields, in their display order (`position`, kept in the order the
+    table's `field_order` asks for)."""
+    query = select(Field).where(
+        Field.table_id == table.id, Field.active.is_(True), Field.visibility_type != "retired"
+    )
+    return list(db.scalars(query.order_by(Field.position, func.lower(Field.name), Field.id)))
+
+
+def _smart_rank(field: Field) -> int:
+    semantic = (field.semantic_type or "").lower()
+    if semantic == "type/pk":
+        return 0
+    if semantic == "type/name":
+        return 1
+    return 2 if _TEMPORAL_SEMANTIC.search(semantic) else 3
+
+
+def update_field_positions(db: DbSession, table: Table) -> None:
+    """Renumber the fields' `position` to follow the table's `field_order`, as Metabase does on a change."""
+    fields = list(db.scalars(select(Field).where(Field.table_id == table.id)))
     order = {
-        "alphabetical": (func.lower(Field.name), Field.id),
-        "custom": (Field.custom_position, Field.id),
-    }.get(table.field_order, (Field.position, Field.id))
-    return list(db.scalars(query.order_by(*order)))
+        "database": lambda f: (f.database_position, f.id),
+        "alphabetical": lambda f: (f.name.lower(), f.id),
+        "custom": lambda f: (f.custom_position, f.id),
+        "smart": lambda f: (_smart_rank(f), f.name.lower(), f.id),
+    }[table.field_order]
+    for position, field in enumerate(sorted(fields, key=order)):
+        field.position = position
+
+
+def target_json(db: DbSession, field: Field) -> dict[str, Any] | None:
+    """The field an FK field points at (Metabase's `target` hydration), or null."""
+    if field.semantic_type != "type/FK" or field.fk_target_field_id is None:
+        return None
+    target = db.get(Field, field.fk_target_field_id)
+    return field_json(target) if target is not None else None
 
 
 def field_with_target(db: DbSession, field: Field) -> dict[str, Any]:
-    """A field as query metadata shows it: its FK target (with the target's table), no dimensions."""
-    data = {**field_json(field), "dimensions": [], "name_field": None, "target": None}
-    if field.fk_target_field_id is not None:
-        target = db.get(Field, field.fk_target_field_id)
-        if target is not None:
-            data["target"] = {**field_json(target), "table": table_json(target.table)}
+    """A field as query metadata shows it: its FK target, no dimensions (querybase has no remappings)."""
+    return {**field_json(field), "target": target_json(db, field), "dimensions": [], "name_field": None}
+
+
+def table_database_json(database: Database, user: User, *, details: bool = True) -> dict[str, Any]:
+    """A table's database (Metabase's `present-table` drops its `router_database_id`)."""
+    data = database_json(database, user, details=details)
+    del data["router_database_id"]
     return data
 
 
 def query_metadata(
-    db: DbSession, table: Table, user: User, *, include_hidden: bool = False
+    db: DbSession,
+    table: Table,
+    user: User,
+    *,
+    include_sensitive: bool = False,
+    include_hidden: bool = False,
 ) -> dict[str, Any]:
     database = check_404(db.get(Database, table.db_id))
+    excluded = {
+        name for name, shown in (("hidden", include_hidden), ("sensitive", include_sensitive)) if not shown
+    }
     return {
         **table_json(table),
-        "db": database_json(database, user),
-        "fields": [field_with_target(db, f) for f in table_fields(db, table, include_hidden=include_hidden)],
-        "fks": [],
+        "db": table_database_json(database, user, details=False),
+        "fields": [
+            field_with_target(db, f) for f in ordered_fields(db, table) if f.visibility_type not in excluded
+        ],
         "segments": [],
         "metrics": [],
-        "dimension_options": {},
     }
+
+
+def pk_field_id(db: DbSession, table: Table) -> int | None:
+    """The id of the table's primary-key field (Metabase's `pk_field` hydration)."""
+    return db.scalar(
+        select(Field.id)
+        .where(Field.table_id == table.id, Field.semantic_type == "type/PK")
+        .where(Field.visibility_type.not_in(["sensitive", "retired"]))
+        .order_by(Field.id)
+        .limit(1)
+    )
 
 
 @router.get("")
 def list_tables(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """Every active table of every database, with its database."""
+    """Every active table of every database, with its database, by name."""
     databases = {d.id: d for d in db.scalars(select(Database))}
-    tables = db.scalars(
-        select(Table).where(Table.active.is_(True)).order_by(Table.db_id, func.lower(Table.name), Table.id)
-    )
-    return [{**table_json(t), "db": database_json(databases[t.db_id], user)} for t in tables]
+    tables = db.scalars(select(Table).where(Table.active.is_(True)).order_by(Table.name, Table.id))
+    return [{**table_json(t), "db": table_database_json(databases[t.db_id], user)} for t in tables]
 
 
 @router.get("/{table_id}")
 def get_table_endpoint(table_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    """A table, with its database."""
+    """A table, with its database and the id of its primary key."""
     table = get_table(db, table_id)
-    return {**table_json(table), "db": database_json(check_404(db.get(Database, table.db_id)), user)}
+    database = check_404(db.get(Database, table.db_id))
+    return {
+        **table_json(table),
+        "db": table_database_json(database, user),
+        "pk_field": pk_field_id(db, table),
+    }
 
 
 @router.put("/{table_id}")
-def update_table(table_id: int, body: UpdateTableBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
-    """Edit a table's display name, description, visibility or field order (admin)."""
-    table = get_table(db, table_id)
+def update_table(table_id: int, body: UpdateTableBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
+    """Edit a table's display name, description, visibility or field order (admin). A new field order
+    renumbers the fields, and the answer then lists them."""
+    table = writable_table(db, table_id, user)
+    old_order = table.field_order
     for name in body.model_fields_set:
         value = getattr(body, name)
-        if name == "display_name" and not value:
-            raise BadRequest({"errors": {"display_name": "value must be a non-blank string."}})
-        if name == "field_order" and value is None:
+        if value is None and name in _NON_NIL_KEYS:
             continue
         setattr(table, name, value)
     db.flush()
-    return table_json(table)
+    data = table_json(table)
+    if table.field_order != old_order:
+        update_field_positions(db, table)
+        db.flush()
+        data["fields"] = [field_with_target(db, f) for f in ordered_fields(db, table)]
+    return data
 
 
 @router.get("/{table_id}/query_metadata")
@@ -123,46 +210,70 @@ def get_query_metadata(
 ) -> dict[str, Any]:
     """What the query builder needs about a table: its fields (with FK targets) and its database."""
     table = get_table(db, table_id)
-    return query_metadata(db, table, user, include_hidden=include_sensitive_fields or include_hidden_fields)
+    return query_metadata(
+        db, table, user, include_sensitive=include_sensitive_fields, include_hidden=include_hidden_fields
+    )
 
 
 @router.get("/{table_id}/fks")
-def list_foreign_keys(table_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """The foreign keys of other tables that point at this table's fields."""
+def list_foreign_keys(table_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]] | None:
+    """The active foreign keys of active tables that point at this table's fields; null when the table
+    has no fields."""
     table = get_table(db, table_id)
-    field_ids = select(Field.id).where(Field.table_id == table.id)
+    field_ids = list(
+        db.scalars(
+            select(Field.id).where(
+                Field.table_id == table.id, Field.active.is_(True), Field.visibility_type != "retired"
+            )
+        )
+    )
+    if not field_ids:
+        return None
     origins = db.scalars(
         select(Field)
-        .where(Field.fk_target_field_id.in_(field_ids), Field.active.is_(True))
+        .join(Table, Field.table_id == Table.id)
+        .where(Field.fk_target_field_id.in_(field_ids), Field.active.is_(True), Table.active.is_(True))
         .order_by(Field.id)
     )
     result = []
     for origin in origins:
-        destination = db.get(Field, origin.fk_target_field_id)
-        if destination is None:
-            continue
+        origin_table = origin.table
+        destination = check_404(db.get(Field, origin.fk_target_field_id))
         result.append(
             {
-                "origin_id": origin.id,
-                "origin": {**field_json(origin), "table": table_json(origin.table)},
-                "destination_id": destination.id,
-                "destination": field_json(destination),
                 "relationship": "Mt1",
+                "origin_id": origin.id,
+                "origin": {
+                    **field_json(origin),
+                    "table": {
+                        **table_json(origin_table),
+                        "db": table_database_json(origin_table.database, user),
+                    },
+                },
+                "destination_id": destination.id,
+                "destination": {
+                    **field_json(destination),
+                    "table": table_json(destination.table, present=False),
+                },
             }
         )
     return result
 
 
 @router.put("/{table_id}/fields/order")
-def reorder_fields(table_id: int, body: list[int], admin: SuperUser, db: DbSession) -> dict[str, bool]:
-    """Set a custom field order: the table's field ids, in the wanted order."""
-    table = get_table(db, table_id)
+def reorder_fields(
+    table_id: int, body: list[int] | FieldOrderBody, user: CurrentUser, db: DbSession
+) -> dict[str, bool]:
+    """Set a custom field order: the table's field ids in the wanted order (a bare list, or
+    `{"field_order": [...]}`)."""
+    table = writable_table(db, table_id, user)
+    order = body.field_order if isinstance(body, FieldOrderBody) else body
     fields = {
         f.id: f for f in db.scalars(select(Field).where(Field.table_id == table.id, Field.active.is_(True)))
     }
-    if sorted(body) != sorted(fields):
+    if set(order) != set(fields):
         raise BadRequest("Invalid field order: the ids must be exactly the table's active fields.")
-    for position, field_id in enumerate(body):
+    for position, field_id in enumerate(order):
         fields[field_id].custom_position = position
         fields[field_id].position = position
     table.field_order = "custom"
@@ -171,19 +282,19 @@ def reorder_fields(table_id: int, body: list[int], admin: SuperUser, db: DbSessi
 
 @router.post("/{table_id}/rescan_values")
 def rescan_table_values(
-    table_id: int, request: Request, background: BackgroundTasks, admin: SuperUser, db: DbSession
+    table_id: int, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, str]:
     """Refresh the cached values of the table's list fields (in the background)."""
-    table = get_table(db, table_id)
+    table = writable_table(db, table_id, user)
     background.add_task(sync.start_rescan, request.app.state.appdb, table.db_id)
     return {"status": "success"}
 
 
 @router.post("/{table_id}/discard_values")
-def discard_table_values(table_id: int, admin: SuperUser, db: DbSession) -> Response:
+def discard_table_values(table_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
     """Forget the cached values of the table's fields."""
-    table = get_table(db, table_id)
+    table = writable_table(db, table_id, user)
     field_ids = select(Field.id).where(Field.table_id == table.id)
     for row in db.scalars(select(FieldValues).where(FieldValues.field_id.in_(field_ids))):
         db.delete(row)
-    return Response(status_code=204)
+    return {"status": "success"}

@@ -18,8 +18,10 @@ from typing import Any
 
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Text, TypeDecorator
+from sqlalchemy import TypeDecorator
 from sqlalchemy.engine import Dialect
+
+from querybase.models.base import LongText
 
 PREFIX = "qbenc1:"
 _SALT = b"querybase.encryption"
@@ -61,7 +63,7 @@ def decrypt(stored: str) -> str:
 class EncryptedJSON(TypeDecorator[Any]):
     """A JSON value stored as text, encrypted when `MB_ENCRYPTION_SECRET_KEY` is set."""
 
-    impl = Text
+    impl = LongText
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:

@@ -23,7 +23,6 @@ class Feature(enum.StrEnum):
     NATIVE_PARAMETERS = "native-parameters"
     NESTED_QUERIES = "nested-queries"
     BINNING = "binning"
-    FOREIGN_KEYS = "foreign-keys"
     CASE_SENSITIVITY = "case-sensitivity-string-filter-options"
     LEFT_JOIN = "left-join"
     RIGHT_JOIN = "right-join"
@@ -44,7 +43,7 @@ class Feature(enum.StrEnum):
     DISTINCT_WHERE = "distinct-where"
     SAVED_QUESTION_SANDBOXING = "saved-question-sandboxing"
     NESTED_FIELD_COLUMNS = "nested-field-columns"
-    JSON_UNFOLDING = "metadata/key-constraints"
+    KEY_CONSTRAINTS = "metadata/key-constraints"
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ class ConnectionFailure(Exception):
     errors: dict[str, str] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
-        return {"message": self.message, "errors": self.errors}
+        return {"message": self.message, "errors": self.errors} if self.errors else {"message": self.message}
 
 
 # Metabase's connection error messages (driver/util.clj), keyed by what went wrong.

@@ -24,6 +24,11 @@ from querybase.drivers.base import (
 )
 from querybase.drivers.sql import BASE_SQL_FEATURES, Expr, SQLDriver
 
+# Metabase's message, pointing at DuckDB's own form field (`database_file`, not `db`).
+FILE_NOT_FOUND = ConnectionFailure(
+    DB_FILE_NOT_FOUND.message, {"database_file": "check your connection string"}
+)
+
 
 class DuckDBDriver(SQLDriver):
     engine = "duckdb"
@@ -70,7 +75,7 @@ class DuckDBDriver(SQLDriver):
     def url(self, details: dict[str, Any]) -> URL:
         path = self._path(details)
         if not path or (path != ":memory:" and not os.path.isfile(path)):
-            raise DB_FILE_NOT_FOUND
+            raise FILE_NOT_FOUND
         return URL.create("duckdb", database=path)
 
     def engine_options(self, details: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +84,7 @@ class DuckDBDriver(SQLDriver):
 
     def humanize_error(self, error: BaseException) -> ConnectionFailure:
         if "No such file" in str(error) or "Cannot open file" in str(error):
-            return DB_FILE_NOT_FOUND
+            return FILE_NOT_FOUND
         return super().humanize_error(error)
 
     def schemas(self, conn: Connection) -> list[str | None]:

@@ -44,7 +44,7 @@ BASE_SQL_FEATURES = frozenset(
         Feature.NATIVE_PARAMETERS,
         Feature.NESTED_QUERIES,
         Feature.BINNING,
-        Feature.FOREIGN_KEYS,
+        Feature.KEY_CONSTRAINTS,
         Feature.CASE_SENSITIVITY,
         Feature.LEFT_JOIN,
         Feature.RIGHT_JOIN,

@@ -37,7 +37,14 @@ class SQLiteDriver(SQLDriver):
             "db", "Filename", placeholder="/home/camsaul/toucan_sightings.sqlite 😋", required=True
         ),
     )
-    features = BASE_SQL_FEATURES - {Feature.FULL_JOIN, Feature.RIGHT_JOIN, Feature.STANDARD_DEVIATION}
+    # Metabase's SQLite driver turns these off too.
+    features = BASE_SQL_FEATURES - {
+        Feature.FULL_JOIN,
+        Feature.RIGHT_JOIN,
+        Feature.STANDARD_DEVIATION,
+        Feature.ADVANCED_MATH,
+        Feature.CASE_SENSITIVITY,
+    }
     secret_properties = frozenset()
     # Metabase's SQLite rules: searched in the declared type, first match wins (so NUMERIC is a float).
     type_map = (

@@ -53,10 +53,24 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class LongText(TypeDecorator[str]):
+    """Text of any length: MySQL's TEXT stops at 64 KB, so it gets LONGTEXT (as Metabase's columns do)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "mysql":
+            from sqlalchemy.dialects.mysql import LONGTEXT
+
+            return dialect.type_descriptor(LONGTEXT())
+        return dialect.type_descriptor(Text())
+
+
 class JSONText(TypeDecorator[Any]):
     """A JSON value kept as text, as Metabase keeps its JSON columns (portable across app databases)."""
 
-    impl = Text
+    impl = LongText
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:

@@ -8,6 +8,7 @@ A database's connection `details` are stored encrypted when `MB_ENCRYPTION_SECRE
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false, true
@@ -270,9 +271,12 @@ FIELD_COLUMNS = (
 )
 
 
-def table_json(table: Table) -> dict[str, Any]:
+def table_json(table: Table, *, present: bool = True) -> dict[str, Any]:
+    """A table row. `present` (Metabase's `present-table`) shows a missing schema as `""`, as most
+    endpoints do; a table hydrated onto another object keeps its raw `null`."""
     data = {column: getattr(table, column) for column in TABLE_COLUMNS}
-    data["schema"] = table.schema or ""  # Metabase never shows a null schema
+    if present:
+        data["schema"] = table.schema or ""
     data["is_writable"] = False
     data["database_require_filter"] = None
     return data
@@ -298,16 +302,57 @@ def secret_keys(driver: Driver | None) -> frozenset[str]:
     return SENSITIVE_KEYS | (driver.secret_properties if driver else frozenset())
 
 
-def database_json(database: Database, user: User) -> dict[str, Any]:
-    """A database as Metabase shows it: details (secrets redacted) only for admins."""
+def database_json(database: Database, user: User, *, details: bool = True) -> dict[str, Any]:
+    """A database row as Metabase shows it (its `to-json`): its columns and `features`, and for admins its
+    `details` with secrets redacted. Endpoints add their own hydrations (`schedules`, `tables`, ...)."""
     driver = get_driver(database.engine)
     data = {column: getattr(database, column) for column in DATABASE_COLUMNS}
     data["features"] = sorted(f.value for f in driver.features) if driver else []
-    data["native_permissions"] = "write"
-    data["can_upload"] = False
     data["is_attached_dwh"] = False
     data["router_database_id"] = None
-    data["schedules"] = {}
-    if user.is_superuser:
+    if details and user.is_superuser:
         data["details"] = redact_details(database.details, secret_keys(driver))
     return data
+
+
+_CRON_DAYS = {"1": "sun", "2": "mon", "3": "tue", "4": "wed", "5": "thu", "6": "fri", "7": "sat"}
+
+
+def _cron_number(part: str) -> int | None:
+    return int(part) if part.isdigit() else None
+
+
+def schedule_map(cron: str) -> dict[str, Any]:
+    """A Quartz cron string as the frontend's schedule map (Metabase's `cron-string->schedule-map`):
+    `"0 50 * * * ? *"` is `{"schedule_type": "hourly", "schedule_minute": 50, ...}`."""
+    _, minutes, hours, day_of_month, _, day_of_week, *_ = cron.split()
+    if re.fullmatch(r"\d#1", day_of_week):
+        frame: str | None = "first"
+    elif re.fullmatch(r"\dL", day_of_week):
+        frame = "last"
+    else:
+        frame = {"1": "first", "15": "mid", "L": "last"}.get(day_of_month)
+    if day_of_month != "*" and (day_of_week == "?" or re.fullmatch(r"\d(#1|L)", day_of_week)):
+        schedule_type = "monthly"
+    elif day_of_week != "?":
+        schedule_type = "weekly"
+    elif hours != "*":
+        schedule_type = "daily"
+    else:
+        schedule_type = "hourly"
+    return {
+        "schedule_minute": _cron_number(minutes),
+        "schedule_day": _CRON_DAYS.get(day_of_week[:1]) if day_of_week[:1].isdigit() else None,
+        "schedule_frame": frame,
+        "schedule_hour": _cron_number(hours),
+        "schedule_type": schedule_type,
+    }
+
+
+def expanded_schedules(database: Database) -> dict[str, Any]:
+    """The database's sync schedules as schedule maps (`GET /api/database/:id`'s `schedules`)."""
+    cache = database.cache_field_values_schedule
+    return {
+        "metadata_sync": schedule_map(database.metadata_sync_schedule),
+        "cache_field_values": schedule_map(cache) if cache else None,
+    }

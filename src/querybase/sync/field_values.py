@@ -10,6 +10,10 @@ from querybase.models.database import Field, FieldValues, Table, has_field_value
 from querybase.sync.context import SyncContext
 
 MAX_VALUES = 1000
+# Metabase keeps a field's values only when each is short and all together fit a budget; otherwise the
+# field is searched instead of listed (`models/field_values.clj`).
+MAX_VALUE_LENGTH = 100
+MAX_TOTAL_LENGTH = 100_000
 
 
 def distinct_values(
@@ -37,6 +41,12 @@ def update_field_values(db: Any, conn: Connection, tbl: Table, field: Field) -> 
         db.execute(delete(FieldValues).where(FieldValues.field_id == field.id))
         return None
     values, more = distinct_values(conn, tbl, field)
+    lengths = [len(str(v)) for v in values]
+    if any(n > MAX_VALUE_LENGTH for n in lengths) or sum(lengths) > MAX_TOTAL_LENGTH:
+        db.execute(delete(FieldValues).where(FieldValues.field_id == field.id))
+        if field.has_field_values == "auto-list":
+            field.has_field_values = None
+        return None
     row = db.scalar(select(FieldValues).where(FieldValues.field_id == field.id, FieldValues.type == "full"))
     if row is None:
         row = FieldValues(field_id=field.id, type="full")
