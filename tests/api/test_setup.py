@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.http import Api
+from tests.support.warehouses import fresh_warehouse
 
 ALREADY_SET_UP = (
     "The /api/setup route can only be used to create the first user, however a user currently exists."
@@ -420,3 +421,38 @@ def test_checklist_is_for_admins_only(api: Api) -> None:
         "You don't have permissions to do that."
     )
     assert api.get("/api/setup/admin_checklist", expect=401) == "Unauthenticated"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The first database during setup (Metabase <= 0.49, as its API tutorial shows)
+
+
+def test_validate_checks_connection_details_before_setup(fresh_api: Api, token: str) -> None:
+    with fresh_warehouse("sqlite") as details:
+        good = {"token": token, "details": {"engine": "sqlite", "details": details}}
+        assert fresh_api.post("/api/setup/validate", good) == {"valid": True}
+    missing = {"token": token, "details": {"engine": "sqlite", "details": {"db": "/no/such.sqlite"}}}
+    assert fresh_api.post("/api/setup/validate", missing, expect=400) == {
+        "message": "Database cannot be found.",
+        "errors": {"db": "check your connection string"},
+    }
+    wrong = {"token": "nope", "details": {"engine": "sqlite", "details": {"db": "/x"}}}
+    assert fresh_api.post("/api/setup/validate", wrong, expect=403) == "Invalid SetupToken"
+    fresh_api.post("/api/setup", setup_body(token))
+    assert fresh_api.post("/api/setup/validate", missing, expect=400) == "Instance already initialized"
+
+
+def test_setup_can_add_the_first_database(fresh_api: Api, token: str) -> None:
+    with fresh_warehouse("sqlite") as details:
+        database = {"engine": "sqlite", "name": "Birds", "details": details}
+        session = fresh_api.post("/api/setup", setup_body(token, database=database))["id"]
+        admin = fresh_api.with_headers({"X-Metabase-Session": session})
+        names = [d["name"] for d in admin.get("/api/database")["data"]]
+        assert names == ["Birds", "Sample Database"]
+
+
+def test_setup_with_unreachable_database_saves_nothing(fresh_api: Api, token: str) -> None:
+    database = {"engine": "sqlite", "name": "Birds", "details": {"db": "/no/such.sqlite"}}
+    body = fresh_api.post("/api/setup", setup_body(token, database=database), expect=400)
+    assert body == {"message": "Database cannot be found.", "errors": {"db": "check your connection string"}}
+    assert_nothing_set_up(fresh_api)

@@ -116,7 +116,7 @@ class ValidateBody(BaseModel):
     details: ValidateDetails
 
 
-def _driver(engine: str) -> SQLDriver:
+def engine_driver(engine: str) -> SQLDriver:
     driver = get_driver(engine)
     if driver is None:  # an engine stored before its driver was removed
         raise BadRequest(
@@ -229,9 +229,17 @@ def create_database(
     db: DbSession,
 ) -> dict[str, Any]:
     """Connect a database: the connection is tested first; sync starts in the background."""
+    database = add_database(db, body, creator=admin)
+    # Runs after the response, so after the request's transaction has committed the new row.
+    background.add_task(sync.start_sync, request.app.state.appdb, database.id)
+    return database_json(database, admin)
+
+
+def add_database(db: DbSession, body: CreateDatabaseBody, *, creator: User) -> Database:
+    """Test the connection (Metabase's 400 when it fails) and save the database, not yet synced."""
     if body.cache_ttl is not None:
         raise PaymentRequired(CACHE_TTL_NEEDS_PREMIUM)
-    test_connection(_driver(body.engine), body.details)
+    test_connection(engine_driver(body.engine), body.details)
     database = Database(
         name=body.name,
         engine=body.engine,
@@ -240,15 +248,13 @@ def create_database(
         is_on_demand=bool(body.is_on_demand),
         auto_run_queries=body.auto_run_queries is not False,
         provider_name=body.provider_name,
-        creator_id=admin.id,
+        creator_id=creator.id,
         initial_sync_status="incomplete",
     )
     db.add(database)
     db.flush()
     db.refresh(database)
-    # Runs after the response, so after the request's transaction has committed the new row.
-    background.add_task(sync.start_sync, request.app.state.appdb, database.id)
-    return database_json(database, admin)
+    return database
 
 
 @router.post("/validate")
@@ -256,7 +262,7 @@ def validate_database(body: ValidateBody, admin: SuperUser) -> dict[str, Any]:
     """Test connection details without saving: the details with `"valid": true`, or the error with
     `"valid": false` (always 200, as in Metabase)."""
     try:
-        _driver(body.details.engine).can_connect(body.details.details)
+        engine_driver(body.details.engine).can_connect(body.details.details)
     except ConnectionFailure as failure:
         return {**failure_body(failure), "valid": False}
     return {**body.details.details, "valid": True}
@@ -301,7 +307,7 @@ def update_database(
         raise BadRequest(SAMPLE_NOT_EDITABLE)
     engine = body.engine or database.engine
     engine_changed = engine != database.engine
-    driver = _driver(engine)
+    driver = engine_driver(engine)
     details = database.details or {}
     if body.details is not None:
         incoming = merge_redacted(body.details, details, secret_keys(driver))
@@ -502,7 +508,7 @@ def sync_schema(
     """Sync the database's metadata now (in the background); 422 with the reason when it cannot connect."""
     database = _writable(db, database_id, user)
     try:
-        _driver(database.engine).can_connect(database.details or {})
+        engine_driver(database.engine).can_connect(database.details or {})
     except ConnectionFailure as failure:
         raise BadRequest(failure.message, 422) from None
     background.add_task(sync.start_sync, request.app.state.appdb, database_id)

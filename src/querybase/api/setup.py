@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy import exists, func, select
 
+from querybase import sync
+from querybase.api.database import (
+    CreateDatabaseBody,
+    ValidateDetails,
+    add_database,
+    engine_driver,
+    test_connection,
+)
 from querybase.api.deps import DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import (
@@ -29,6 +37,7 @@ from querybase.models.setting import Setting
 from querybase.models.user import ADMIN_GROUP_ID, User, create_user
 from querybase.permissions.groups import add_membership
 from querybase.settings import definitions
+from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["setup"])
 
@@ -66,14 +75,24 @@ class SetupBody(BaseModel):
     token: SetupToken
     user: SetupUser
     prefs: SetupPrefs
-    # Accepted for older clients (<= 0.49 sent the first database here); databases are added afterwards.
-    database: dict[str, Any] | None = None
+    # Metabase <= 0.49 took the first database here too (the body of POST /api/database).
+    database: CreateDatabaseBody | None = None
     invite: dict[str, Any] | None = None
+
+
+class ValidateBody(BaseModel):
+    token: NonBlankString
+    details: ValidateDetails
 
 
 @router.post("")
 def create_first_user(
-    body: SetupBody, request: Request, response: Response, db: DbSession, settings: SettingsDep
+    body: SetupBody,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    db: DbSession,
+    settings: SettingsDep,
 ) -> dict[str, str]:
     """Create the first user as an admin and log them in: `{"id": <session id>}`."""
     # Lock the setup token's row so two concurrent setups cannot both create a first user.
@@ -103,8 +122,24 @@ def create_first_user(
         settings.write(definitions.site_locale.key, body.prefs.site_locale)
     settings.write(definitions.anon_tracking_enabled.key, True)
     settings.write(definitions.instance_creation.key, user.date_joined.isoformat())
+    if body.database is not None:
+        database = add_database(db, body.database, creator=user)
+        background.add_task(sync.start_sync, request.app.state.appdb, database.id)
     token = start_session(db, user, request, response, settings, remember=False)
     return {"id": token}
+
+
+@router.post("/validate")
+def validate_setup_database(body: ValidateBody, db: DbSession) -> dict[str, bool]:
+    """Test a database's connection details during setup (Metabase <= 0.49, as its API tutorial shows):
+    `{"valid": true}`, or Metabase's 400 with the message. Refused once the instance is set up."""
+    stored = db.scalar(select(Setting.value).where(Setting.key == definitions.setup_token.key))
+    if body.token != stored:
+        raise Forbidden("Invalid SetupToken")
+    if Settings(db).get(definitions.has_user_setup.key):
+        raise BadRequest("Instance already initialized")
+    test_connection(engine_driver(body.details.engine), body.details.details)
+    return {"valid": True}
 
 
 def _task(title: str, description: str, link: str, *, completed: bool, triggered: bool) -> dict[str, Any]:
