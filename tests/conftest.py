@@ -66,6 +66,14 @@ class Server:
 SHARED_SAMPLE_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "sample-database"
 
 
+@pytest.fixture
+def metabase_sample_data() -> Path:
+    """For tests that check Metabase's own sample values: skipped where its CSV export is absent."""
+    if not SHARED_SAMPLE_CSV.is_dir():
+        pytest.skip(f"Metabase's sample CSV export is not at {SHARED_SAMPLE_CSV} (kept outside the project)")
+    return SHARED_SAMPLE_CSV
+
+
 @pytest.fixture(scope="session")
 def plugins_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder for the Sample Database file, shared by every app the tests start."""

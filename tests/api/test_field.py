@@ -185,7 +185,7 @@ def test_summary(api):
     assert rasta.get("/api/field/999999999/summary", expect=404) == "Not found."
 
 
-def test_search_values(api):
+def test_search_values(api, metabase_sample_data):
     fields = sample_fields(api)
     rasta = api.as_("rasta")
     people_id, people_name = fields["PEOPLE.ID"]["id"], fields["PEOPLE.NAME"]["id"]
@@ -214,7 +214,7 @@ def test_search_values(api):
     )
 
 
-def test_remapping(api):
+def test_remapping(api, metabase_sample_data):
     fields = sample_fields(api)
     rasta = api.as_("rasta")
     product_id, title = fields["ORDERS.PRODUCT_ID"]["id"], fields["PRODUCTS.TITLE"]["id"]

@@ -166,7 +166,7 @@ def test_sample_database_is_listed(api):
     assert sorted(t["name"] for t in with_tables["tables"]) == SAMPLE_TABLES
 
 
-def test_metadata_has_metabase_tables_and_ids(api):
+def test_metadata_has_metabase_tables_and_ids(api, metabase_sample_data):
     metadata = synced_metadata(api.as_("rasta"))
     tables = {t["name"]: t for t in metadata["tables"]}
     # Listed by display name, as Metabase orders them.
