@@ -143,3 +143,27 @@ def test_server_gone_aborts_the_sync(appdb):
     POOLS.close(database_id)
     with appdb.transaction() as db:
         assert db.get(Database, database_id).initial_sync_status == "aborted"
+
+
+def test_server_going_away_mid_sync_aborts_and_keeps_what_was_learnt(appdb, monkeypatch):
+    """The database is dropped between two steps (after the tables were synced, before the fields)."""
+    with fresh_warehouse("postgres") as details:
+        database_id = add_database(appdb, "postgres", details)
+
+        def drop_the_database(ctx):
+            POOLS.close(database_id)
+            admin = create_engine(pg_url("postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{details["dbname"]}" WITH (FORCE)'))
+            admin.dispose()
+            return "dropped"
+
+        steps = list(sync.METADATA_STEPS)
+        steps.insert(steps.index(sync.metadata.sync_fields), drop_the_database)
+        monkeypatch.setattr(sync, "METADATA_STEPS", tuple(steps))
+        sync.sync_database(appdb, database_id)
+        POOLS.close(database_id)
+    with appdb.transaction() as db:
+        assert db.get(Database, database_id).initial_sync_status == "aborted"
+        names = sorted(t.name for t in db.scalars(select(Table).where(Table.db_id == database_id)))
+    assert names == ["Odd Table ü", "categories", "checkins", "users", "venues"]
