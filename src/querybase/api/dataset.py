@@ -6,18 +6,21 @@ import datetime as dt
 import time
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
+from starlette.responses import StreamingResponse
 
+from querybase import jsonutil
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
 from querybase.drivers import get_driver
-from querybase.errors import BadRequest, NotFound
+from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound
 from querybase.jsonutil import JSONResponse
 from querybase.models.base import utcnow
 from querybase.models.database import Database
 from querybase.models.user import User
-from querybase.query_processor import process
+from querybase.query_processor import process, streaming
 from querybase.query_processor.context import Metadata, QueryContext
 from querybase.query_processor.errors import QueryError
 from querybase.settings.registry import Settings
@@ -139,3 +142,65 @@ def compile_native(
     except QueryError as error:
         raise BadRequest({"message": error.message, "error_type": error.error_type}) from None
     return prepared.native
+
+
+async def _export_request(request: Request) -> tuple[Any, bool, dict[str, Any] | None]:
+    """The query, `format_rows` and `visualization_settings` of a download: a form (`query` as a JSON
+    string, as Metabase's own frontend sends it) or a JSON body."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        fields = body if isinstance(body, dict) else {}
+    else:
+        fields = dict(await request.form())
+
+    def as_json(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return jsonutil.loads(value)
+            except ValueError:
+                raise BadRequest({"errors": {"query": "value must be a valid JSON string."}}) from None
+        return value
+
+    settings = as_json(fields.get("visualization_settings"))
+    format_rows = str(fields.get("format_rows", "false")).lower() == "true"
+    return as_json(fields.get("query")), format_rows, settings if isinstance(settings, dict) else None
+
+
+@router.post("/{export_format}")
+async def download_query(
+    export_format: str, request: Request, user: CurrentUser, db: DbSession, settings: SettingsDep
+) -> Response:
+    """Run a query and stream its results as `csv`, `json` or `xlsx` (up to 1,048,575 rows)."""
+    if export_format not in streaming.EXPORT_FORMATS:
+        raise NotFound(NO_SUCH_ENDPOINT)
+    query, format_rows, visualization_settings = await _export_request(request)
+    return await run_in_threadpool(
+        _start_download, db, user, settings, query, export_format, format_rows, visualization_settings
+    )
+
+
+def _start_download(
+    db: Session,
+    user: User,
+    settings: Settings,
+    query: Any,
+    export_format: str,
+    format_rows: bool,
+    visualization_settings: dict[str, Any] | None,
+) -> Response:
+    ctx = query_context(db, user, settings, query, f"{export_format}-download")
+    started, started_at = time.monotonic(), utcnow()
+    try:
+        prepared = process.prepare(ctx, query, download=True)
+        db.commit()
+        result = process.run(prepared)
+    except QueryError as error:
+        return JSONResponse(failed_body(query, error, started, started_at), status_code=400)
+    body = streaming.stream(
+        export_format,
+        result.cols,
+        result.rows,
+        format_rows=format_rows,
+        visualization_settings=visualization_settings,
+    )
+    return StreamingResponse(body, headers=streaming.download_headers(export_format))
