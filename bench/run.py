@@ -1,0 +1,333 @@
+"""querybase's benchmark: `.venv/bin/python bench/run.py` prints figures and ratios measured in one run.
+
+Query speed, each against a baseline measured here and now:
+  (a) the tutorial's aggregate on the Sample Database, end to end over HTTP, against the raw driver running
+      the same SQL in-process plus one HTTP round trip (`GET /api/health`);
+  (b) 10,000 raw rows as JSON (`POST /api/dataset/json`), against the raw driver fetching them;
+  (c) 1,000,000 rows as a CSV download, against the raw driver writing the same CSV, and the server's
+      peak resident memory while it streams them.
+The server as a whole: time from process start to the first answer of `/api/health`, resident memory when
+idle after setup, and `GET /api/user/current` throughput with 8 concurrent clients (wrk when installed).
+
+Targets (issue 4): (a) <= 1.5x, (b) <= 2x, (c) <= 1.5x with peak memory < 200 MB, start < 1.5 s,
+idle RSS < 120 MB, >= 1,600 requests/s.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_SAMPLE = ROOT.parent / "shared" / "sample-database"
+EMAIL, PASSWORD = "bench@example.com", "bench-pass-42"
+TUTORIAL_SQL = (
+    "SELECT p.CATEGORY, AVG(o.SUBTOTAL) FROM ORDERS o LEFT JOIN PRODUCTS p ON o.PRODUCT_ID = p.ID "
+    "WHERE o.SUBTOTAL > 100 GROUP BY p.CATEGORY ORDER BY p.CATEGORY"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(
+    method: str, url: str, body: dict | None = None, headers: dict | None = None, form: dict | None = None
+) -> bytes:
+    data, all_headers = None, dict(headers or {})
+    if body is not None:
+        data, all_headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    if form is not None:
+        data = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in form.items()).encode()
+        all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+    with urllib.request.urlopen(
+        urllib.request.Request(url, data, all_headers, method=method), timeout=600
+    ) as r:
+        return r.read()
+
+
+def best_of(runs: int, fn: Callable[[], object]) -> float:
+    """The fastest of `runs` timings, in seconds (the least disturbed by the rest of the machine)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class Server:
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder, self.port, self.base = folder, port, f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "MB_DB_FILE": str(folder / "app.db"),
+            "MB_PLUGINS_DIR": str(folder / "plugins"),
+            "MB_DISABLE_SESSION_THROTTLE": "true",
+        }
+        if SHARED_SAMPLE.is_dir():
+            env["MB_SAMPLE_DATABASE_CSV_DIR"] = str(SHARED_SAMPLE)
+        self.started = time.perf_counter()
+        self.log = open(folder / "server.log", "ab")  # noqa: SIM115 - kept open for the server's life
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "querybase", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.ready_after = self._wait()
+
+    def _wait(self) -> float:
+        while True:
+            try:
+                request("GET", self.base + "/api/health")
+                return time.perf_counter() - self.started
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError((self.folder / "server.log").read_text()[-2000:]) from None
+                time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def set_up(base: str) -> dict[str, str]:
+    token = json.loads(request("GET", base + "/api/session/properties"))["setup-token"]
+    user = {"email": EMAIL, "password": PASSWORD}
+    request("POST", base + "/api/setup", {"token": token, "user": user, "prefs": {"site_name": "Bench"}})
+    session = json.loads(request("POST", base + "/api/session", {"username": EMAIL, "password": PASSWORD}))
+    return {"X-Metabase-Session": session["id"]}
+
+
+def wait_synced(base: str, headers: dict[str, str], database_id: int) -> dict:
+    while (
+        json.loads(request("GET", f"{base}/api/database/{database_id}", headers=headers))[
+            "initial_sync_status"
+        ]
+        != "complete"
+    ):
+        time.sleep(0.1)
+    return json.loads(request("GET", f"{base}/api/database/{database_id}/metadata", headers=headers))
+
+
+def make_big_table(path: Path, rows: int) -> None:
+    random.seed(1)
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE BIG (ID INTEGER PRIMARY KEY, NAME VARCHAR(40), AMOUNT DOUBLE, CREATED_AT TIMESTAMP)"
+    )
+    conn.executemany(
+        "INSERT INTO BIG VALUES (?, ?, ?, ?)",
+        (
+            (
+                i,
+                f"customer {i % 5000}",
+                round(random.random() * 1000, 2),
+                f"2024-0{1 + i % 9}-1{i % 10}T10:00:00",
+            )
+            for i in range(1, rows + 1)
+        ),
+    )
+    conn.commit()
+    conn.close()
+
+
+def throughput(base: str, headers: dict[str, str]) -> tuple[float, str]:
+    url = base + "/api/user/current"
+    if shutil.which("wrk"):
+        out = subprocess.run(
+            ["wrk", "-t2", "-c8", "-d5s", "-H", f"X-Metabase-Session: {headers['X-Metabase-Session']}", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        line = next(line for line in out.splitlines() if line.startswith("Requests/sec:"))
+        return float(line.split()[1]), "wrk, 2 threads, 8 connections, 5 s"
+    import concurrent.futures
+
+    deadline, count = time.perf_counter() + 5, [0] * 8
+
+    def client(i: int) -> None:
+        while time.perf_counter() < deadline:
+            request("GET", url, headers=headers)
+            count[i] += 1
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(client, range(8)))
+    return sum(count) / 5, "Python threads (install wrk for a truer figure)"
+
+
+def main() -> int:
+    folder = Path(tempfile.mkdtemp(prefix="qb-bench-"))
+    results: list[tuple[str, str, str]] = []
+    try:
+        fresh = Server(folder, free_port())
+        headers = set_up(fresh.base)
+        metadata = wait_synced(fresh.base, headers, 1)
+        fresh.stop()
+        server = Server(folder, free_port())
+        base = server.base
+        headers = json.loads(
+            request("POST", base + "/api/session", {"username": EMAIL, "password": PASSWORD})
+        )
+        headers = {"X-Metabase-Session": headers["id"]}
+        results.append(
+            ("start to first /api/health (set-up instance)", f"{server.ready_after:.2f} s", "< 1.5 s")
+        )
+        results.append(("start to first /api/health (new instance)", f"{fresh.ready_after:.2f} s", ""))
+        request("GET", base + "/api/user/current", headers=headers)
+        time.sleep(1)
+        results.append(("idle RSS after setup", f"{rss_kb(server.process.pid) / 1024:.0f} MB", "< 120 MB"))
+
+        tables = {t["name"]: t for t in metadata["tables"]}
+        field = {(t["name"], f["name"]): f["id"] for t in metadata["tables"] for f in t["fields"]}
+        sample_file = folder / "plugins" / "sample-database.db"
+        round_trip = best_of(20, lambda: request("GET", base + "/api/health"))
+
+        # (a) the tutorial's aggregate
+        tutorial = {
+            "database": 1,
+            "type": "query",
+            "query": {
+                "source-table": tables["ORDERS"]["id"],
+                "filter": [">", ["field", field[("ORDERS", "SUBTOTAL")], None], 100],
+                "aggregation": [["avg", ["field", field[("ORDERS", "SUBTOTAL")], None]]],
+                "breakout": [
+                    [
+                        "field",
+                        field[("PRODUCTS", "CATEGORY")],
+                        {"source-field": field[("ORDERS", "PRODUCT_ID")]},
+                    ]
+                ],
+            },
+        }
+        qb = best_of(10, lambda: request("POST", base + "/api/dataset", tutorial, headers))
+
+        def raw_tutorial() -> None:
+            conn = sqlite3.connect(sample_file)
+            conn.execute(TUTORIAL_SQL).fetchall()
+            conn.close()
+
+        raw = best_of(10, raw_tutorial) + round_trip
+        results.append(
+            (
+                "(a) tutorial aggregate",
+                f"{qb * 1000:.1f} ms vs {raw * 1000:.1f} ms",
+                f"{qb / raw:.2f}x (<= 1.5x)",
+            )
+        )
+
+        # (b) 10,000 raw rows as JSON
+        rows_query = {
+            "database": 1,
+            "type": "query",
+            "query": {"source-table": tables["ORDERS"]["id"], "limit": 10000},
+        }
+        qb = best_of(
+            5,
+            lambda: request(
+                "POST", base + "/api/dataset/json", headers=headers, form={"query": json.dumps(rows_query)}
+            ),
+        )
+
+        def raw_rows() -> None:
+            conn = sqlite3.connect(sample_file)
+            json.dumps(conn.execute("SELECT * FROM ORDERS LIMIT 10000").fetchall())
+            conn.close()
+
+        raw = best_of(5, raw_rows) + round_trip
+        results.append(
+            (
+                "(b) 10,000 rows as JSON",
+                f"{qb * 1000:.1f} ms vs {raw * 1000:.1f} ms",
+                f"{qb / raw:.2f}x (<= 2x)",
+            )
+        )
+
+        # (c) 1,000,000 rows as CSV
+        big = folder / "big.sqlite"
+        make_big_table(big, 1_000_000)
+        added = json.loads(
+            request(
+                "POST",
+                base + "/api/database",
+                {"engine": "sqlite", "name": "Big", "details": {"db": str(big)}},
+                headers,
+            )
+        )
+        big_meta = wait_synced(base, headers, added["id"])
+        big_query = {
+            "database": added["id"],
+            "type": "query",
+            "query": {"source-table": big_meta["tables"][0]["id"]},
+        }
+        before = rss_kb(server.process.pid)
+        started = time.perf_counter()
+        body = request(
+            "POST", base + "/api/dataset/csv", headers=headers, form={"query": json.dumps(big_query)}
+        )
+        qb = time.perf_counter() - started
+        peak = rss_kb(server.process.pid, "VmHWM")
+        lines = body.count(b"\n")
+
+        def raw_csv() -> None:
+            conn = sqlite3.connect(big)
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            for row in conn.execute("SELECT * FROM BIG"):
+                writer.writerow(row)
+            conn.close()
+
+        raw = best_of(1, raw_csv) + round_trip
+        results.append(
+            (
+                "(c) 1,000,000 rows as CSV",
+                f"{qb:.2f} s vs {raw:.2f} s ({lines - 1} rows)",
+                f"{qb / raw:.2f}x (<= 1.5x)",
+            )
+        )
+        results.append(
+            (
+                "(c) server peak RSS while streaming",
+                f"{peak / 1024:.0f} MB (before: {before / 1024:.0f} MB)",
+                "< 200 MB",
+            )
+        )
+
+        rps, how = throughput(base, headers)
+        results.append(("GET /api/user/current", f"{rps:.0f} requests/s ({how})", ">= 1600"))
+        server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    width = max(len(name) for name, _, _ in results)
+    for name, figure, target in results:
+        print(f"{name:<{width}}  {figure:<45} {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
