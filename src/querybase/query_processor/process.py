@@ -12,12 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.sql import ClauseElement
 
 from querybase.query_processor import columns as cols_meta
 from querybase.query_processor.compile.mbql import compile_query
-from querybase.query_processor.context import MAX_RESULTS, MAX_RESULTS_BARE_ROWS, QueryContext
+from querybase.query_processor.compile.native import compile_native
+from querybase.query_processor.context import (
+    MAX_DOWNLOAD_ROWS,
+    MAX_RESULTS,
+    MAX_RESULTS_BARE_ROWS,
+    QueryContext,
+)
 from querybase.query_processor.errors import InvalidQuery
 from querybase.query_processor.execute import Execution
 from querybase.query_processor.mbql.normalize import normalize
@@ -54,9 +59,9 @@ def normalize_query(query: dict[str, Any]) -> dict[str, Any]:
 
 def row_limit(query: dict[str, Any], *, download: bool) -> int | None:
     """Metabase's default constraints: 2,000 rows of raw data and 10,000 aggregated rows for ad-hoc
-    results, unless the query's `constraints` say otherwise; downloads are capped by the caller."""
+    results, unless the query's `constraints` say otherwise; downloads get up to 1,048,575 rows."""
     if download:
-        return None
+        return MAX_DOWNLOAD_ROWS
     constraints = query.get("constraints") or {}
     inner = query.get("query") or {}
     aggregated = bool(inner.get("aggregation") or inner.get("breakout"))
@@ -86,10 +91,8 @@ def prepare(ctx: QueryContext, query: dict[str, Any], *, download: bool = False)
         sql = native.get("query")
         if not isinstance(sql, str) or not sql.strip():
             raise InvalidQuery("Native queries must have a non-blank query.")
-        if native.get("template-tags"):
-            raise InvalidQuery("Template tags are not supported yet.")
-        statement: ClauseElement = text(sql)
-        return Prepared(normalized, statement, None, {"query": sql, "params": None}, limit, ctx)
+        compiled = compile_native(ctx, normalized)
+        return Prepared(normalized, compiled.statement, None, compiled.native, limit, ctx)
     stage = compile_query(ctx, normalized)
     statement = stage.select
     if limit is not None:
