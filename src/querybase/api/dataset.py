@@ -14,11 +14,12 @@ from starlette.responses import StreamingResponse
 from querybase import jsonutil
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
+from querybase.api.table import query_metadata as table_query_metadata
 from querybase.drivers import get_driver
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound
 from querybase.jsonutil import JSONResponse
 from querybase.models.base import utcnow
-from querybase.models.database import Database
+from querybase.models.database import Database, Table, database_json
 from querybase.models.user import User
 from querybase.query_processor import process, streaming
 from querybase.query_processor.context import Metadata, QueryContext
@@ -142,6 +143,44 @@ def compile_native(
     except QueryError as error:
         raise BadRequest({"message": error.message, "error_type": error.error_type}) from None
     return prepared.native
+
+
+def _table_ids(inner: Any) -> set[int]:
+    """The tables an MBQL query reads: its source tables and joined tables, at every stage."""
+    ids: set[int] = set()
+    if not isinstance(inner, dict):
+        return ids
+    if isinstance(inner.get("source-table"), int):
+        ids.add(inner["source-table"])
+    ids |= _table_ids(inner.get("source-query"))
+    for join in inner.get("joins") or []:
+        ids |= _table_ids(join)
+    return ids
+
+
+@router.post("/query_metadata")
+def get_query_metadata(
+    user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
+) -> dict[str, Any]:
+    """What a client needs to show a query: its database and the metadata of the tables it reads."""
+    ctx = query_context(db, user, settings, query, "ad-hoc")
+    try:
+        normalized = process.normalize_query(query)
+    except QueryError as error:
+        raise BadRequest({"message": error.message, "error_type": error.error_type}) from None
+    tables = [
+        table_query_metadata(db, table, user)
+        for table_id in sorted(_table_ids(normalized.get("query")))
+        if (table := db.get(Table, table_id)) is not None and table.db_id == ctx.database.id
+    ]
+    return {
+        "databases": [database_json(ctx.database, user)],
+        "tables": tables,
+        "fields": [],
+        "cards": [],
+        "dashboards": [],
+        "snippets": [],
+    }
 
 
 async def _export_request(request: Request) -> tuple[Any, bool, dict[str, Any] | None]:

@@ -1,0 +1,144 @@
+"""`/api/dataset`: the answer envelope, failures, downloads, the compiled SQL and query metadata, on the
+Sample Database every instance has (built from Metabase's own sample data in tests)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from tests.support.http import Api
+
+PUBLISHED = [["Doohickey", 114.679742], ["Gadget", 123.530916], ["Gizmo", 120.897286], ["Widget", 122.078721]]
+
+
+@pytest.fixture
+def sample(api: Api) -> dict:
+    """The Sample Database once synced: its id and ids by "TABLE" and "TABLE.FIELD"."""
+    admin = api.as_("crowberto")
+    database = next(d for d in admin.get("/api/database")["data"] if d["is_sample"])
+    for _ in range(600):
+        if admin.get(f"/api/database/{database['id']}")["initial_sync_status"] == "complete":
+            break
+        time.sleep(0.1)
+    metadata = admin.get(f"/api/database/{database['id']}/metadata")
+    ids = {"db": database["id"]}
+    for table in metadata["tables"]:
+        ids[table["name"]] = table["id"]
+        for field in table["fields"]:
+            ids[f"{table['name']}.{field['name']}"] = field["id"]
+    return ids
+
+
+def tutorial_query(ids: dict) -> dict:
+    subtotal = ["field", ids["ORDERS.SUBTOTAL"], None]
+    return {
+        "database": ids["db"],
+        "type": "query",
+        "query": {
+            "source-table": ids["ORDERS"],
+            "filter": [">", subtotal, 100],
+            "aggregation": [["avg", subtotal]],
+            "breakout": [["field", ids["PRODUCTS.CATEGORY"], {"source-field": ids["ORDERS.PRODUCT_ID"]}]],
+        },
+    }
+
+
+def test_the_tutorial_question_gives_the_published_numbers(api, sample, metabase_sample_data):
+    query = tutorial_query(sample)
+    body = api.as_("rasta").post("/api/dataset", query, expect=202)
+    assert (body["status"], body["row_count"], body["database_id"], body["context"]) == (
+        "completed",
+        4,
+        sample["db"],
+        "ad-hoc",
+    )
+    assert [[category, round(avg, 6)] for category, avg in body["data"]["rows"]] == PUBLISHED
+    cols = body["data"]["cols"]
+    assert [(c["name"], c["display_name"], c["base_type"], c["source"], c["field_ref"]) for c in cols] == [
+        ("CATEGORY", "Product → Category", "type/Text", "breakout", query["query"]["breakout"][0]),
+        ("avg", "Average of Subtotal", "type/Float", "aggregation", ["aggregation", 0]),
+    ]
+    assert body["json_query"] == query
+    assert body["data"]["results_timezone"] == "UTC"
+    assert "AVG(" in body["data"]["native_form"]["query"].upper()
+    assert isinstance(body["running_time"], int)
+
+
+def test_a_failing_query_is_a_202_with_status_failed(api, sample):
+    query = {"database": sample["db"], "type": "query", "query": {"source-table": 987654}}
+    body = api.as_("rasta").post("/api/dataset", query, expect=202)
+    assert (body["status"], body["error_type"], body["row_count"], body["data"]) == (
+        "failed",
+        "invalid-query",
+        0,
+        {"rows": [], "cols": []},
+    )
+    assert body["error"] == f"Table 987654 does not exist in database {sample['db']}."
+
+
+def test_unknown_database_and_missing_database(api, sample):
+    rasta = api.as_("rasta")
+    assert (
+        rasta.post("/api/dataset", {"database": 987654, "type": "query", "query": {}}, expect=404)
+        == "Not found."
+    )
+    body = rasta.post("/api/dataset", {"type": "query", "query": {}}, expect=400)
+    assert body["errors"] == {"database": "value must be an integer greater than zero."}
+    assert api.post("/api/dataset", tutorial_query(sample), expect=401) == "Unauthenticated"
+
+
+def test_native_sql_runs(api, sample, metabase_sample_data):
+    query = {
+        "database": sample["db"],
+        "type": "native",
+        "native": {"query": "SELECT COUNT(*) AS n FROM ORDERS"},
+    }
+    body = api.as_("rasta").post("/api/dataset", query, expect=202)
+    assert body["data"]["rows"] == [[18760]]
+    assert [(c["name"], c["base_type"], c["source"]) for c in body["data"]["cols"]] == [
+        ("n", "type/Integer", "native")
+    ]
+
+
+def test_compiled_sql(api, sample):
+    body = api.as_("rasta").post("/api/dataset/native", tutorial_query(sample))
+    assert set(body) == {"query", "params"}
+    assert '"PRODUCTS__via__PRODUCT_ID"' in body["query"] and "100" in body["query"]
+
+
+def test_query_metadata_lists_the_tables_it_reads(api, sample):
+    body = api.as_("rasta").post("/api/dataset/query_metadata", tutorial_query(sample))
+    assert [d["id"] for d in body["databases"]] == [sample["db"]]
+    assert [t["name"] for t in body["tables"]] == ["ORDERS"]
+    assert {f["name"] for f in body["tables"][0]["fields"]} >= {"ID", "SUBTOTAL", "PRODUCT_ID"}
+
+
+def test_downloads(api, sample, metabase_sample_data):
+    rasta = api.as_("rasta")
+    form = {"query": json.dumps(tutorial_query(sample))}
+    csv = rasta.raw("POST", "/api/dataset/csv", data=form)
+    assert (csv.status_code, csv.headers["content-type"]) == (200, "text/csv")
+    assert re.fullmatch(
+        r'attachment; filename="query_result_\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\.csv"',
+        csv.headers["content-disposition"],
+    )
+    assert csv.text == (
+        "Product → Category,Average of Subtotal\nDoohickey,114.67974196020819\nGadget,123.5309163572569\n"
+        "Gizmo,120.89728559058568\nWidget,122.07872061313316\n"
+    )
+    as_json = rasta.raw("POST", "/api/dataset/json", data=form)
+    assert as_json.json()[0] == {"Product → Category": "Doohickey", "Average of Subtotal": 114.67974196020819}
+    xlsx = rasta.raw("POST", "/api/dataset/xlsx", data=form)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert rasta.post("/api/dataset/pdf", data=form, expect=404) == "API endpoint does not exist."
+
+
+def test_a_download_of_a_failing_query(api, sample):
+    form = {
+        "query": json.dumps({"database": sample["db"], "type": "query", "query": {"source-table": 987654}})
+    }
+    body = api.as_("rasta").post("/api/dataset/csv", data=form, expect=400)
+    assert (body["status"], body["error_type"]) == ("failed", "invalid-query")
