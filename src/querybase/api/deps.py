@@ -1,5 +1,8 @@
 """Endpoint dependencies: the request's app-DB session (one transaction), its settings, and who is calling.
 
+Dependencies that do no I/O are `async def`, so FastAPI runs them on the event loop instead of handing
+each one to a worker thread (a thread hop per dependency is most of a small request's cost).
+
 Every endpoint takes `DbSession`, so one request is one transaction: committed when the endpoint
 returns, rolled back when anything raises; nothing half-written is left behind.
 """
@@ -37,14 +40,14 @@ def get_db(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_config(request: Request) -> Config:
+async def get_config(request: Request) -> Config:
     return request.app.state.config
 
 
 AppConfig = Annotated[Config, Depends(get_config)]
 
 
-def get_settings(db: DbSession) -> Settings:
+async def get_settings(db: DbSession) -> Settings:
     return Settings(db)
 
 
@@ -74,7 +77,7 @@ def find_user(request: Request, db: DbSession, config: AppConfig) -> User | None
 OptionalUser = Annotated[User | None, Depends(find_user)]
 
 
-def require_user(user: OptionalUser) -> User:
+async def require_user(user: OptionalUser) -> User:
     if user is None:
         raise Unauthenticated()
     return user
@@ -83,7 +86,7 @@ def require_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-def require_superuser(user: CurrentUser) -> User:
+async def require_superuser(user: CurrentUser) -> User:
     if not user.is_superuser:
         raise Forbidden()
     return user
