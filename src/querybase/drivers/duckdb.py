@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Connection, func, text
+from sqlalchemy import Connection, func, literal, text
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -160,5 +160,5 @@ class DuckDBDriver(SQLDriver):
         version = conn.execute(text("SELECT version()")).scalar()
         return {"flavor": "DuckDB", "version": version, "semantic-version": None}
 
-    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
-        return func.regexp_extract(expr, pattern)
+    def regex_match_first(self, expr: Expr, pattern: str) -> Expr:
+        return func.regexp_extract(expr, literal(pattern))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, text
+from sqlalchemy import Connection, Double, String, cast, func, literal, literal_column, text, type_coerce
+from sqlalchemy.dialects.mysql import BINARY
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -159,26 +160,45 @@ class MySQLDriver(SQLDriver):
             return func.makedate(func.year(expr), 1)
         raise UnsupportedFeature(f"Unsupported temporal bucketing: {unit}")
 
-    def extract(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
-        if unit == "day-of-week":
-            return (func.dayofweek(expr) - 1 - WEEKDAYS.index(start_of_week) + 7) % 7 + 1
-        if unit == "week-of-year":
-            # Mode 0 numbers Sunday-started weeks, 1 Monday-started ones, from the first in the year.
-            return func.week(expr, 1 if start_of_week == "monday" else 0) + 1
+    def as_date(self, expr: Expr) -> Expr:
+        return func.date(expr)
+
+    def date_part(self, part: str, expr: Expr) -> Expr:
+        if part == "isoweek":
+            # Mode 3: weeks start on Monday, week 1 is the first with four days in the year (ISO 8601).
+            return func.week(expr, literal_column("3"))
         function = {
-            "second-of-minute": func.second,
-            "minute-of-hour": func.minute,
-            "hour-of-day": func.hour,
-            "day-of-month": func.dayofmonth,
-            "day-of-year": func.dayofyear,
-            "month-of-year": func.month,
-            "quarter-of-year": func.quarter,
-            "year-of-era": func.year,
-        }[unit]
+            "second": func.second,
+            "minute": func.minute,
+            "hour": func.hour,
+            "day": func.dayofmonth,
+            "doy": func.dayofyear,
+            "month": func.month,
+            "quarter": func.quarter,
+            "year": func.year,
+            "dow": func.dayofweek,
+        }[part]
         return function(expr)
 
-    def percentile(self, expr: Expr, p: float) -> Expr:
-        raise UnsupportedFeature("MySQL does not support percentile aggregations.")
+    def to_float(self, expr: Expr) -> Expr:
+        """SQLAlchemy drops CAST(... AS DOUBLE) on MySQL; multiplying by a double literal converts too."""
+        return type_coerce(expr * literal_column("1e0"), Double)
 
-    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
-        return func.regexp_substr(expr, pattern)
+    def text_length(self, expr: Expr) -> Expr:
+        """LENGTH() counts bytes on MySQL."""
+        return func.char_length(expr)
+
+    def order(self, expr: Expr, *, descending: bool) -> Expr:
+        """MySQL has no NULLS FIRST/LAST, and already sorts NULLs first ascending."""
+        return expr.desc() if descending else expr.asc()
+
+    def string_match(self, kind: str, expr: Expr, needle: str, *, case_sensitive: bool) -> Expr:
+        """Text columns usually have a case-insensitive collation: case-sensitive matches compare bytes."""
+        if case_sensitive:
+            # Typed as text on the Python side, so the needle is still bound as a string.
+            expr = type_coerce(cast(expr, BINARY), String)
+        return super().string_match(kind, expr, needle, case_sensitive=case_sensitive)
+
+    def regex_match_first(self, expr: Expr, pattern: str) -> Expr:
+        """Matched case-sensitively, as on the other engines (a text column's collation would not be)."""
+        return func.regexp_substr(expr, literal("(?-i)" + pattern))

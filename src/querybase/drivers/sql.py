@@ -17,13 +17,17 @@ from typing import Any, ClassVar
 import orjson
 from sqlalchemy import (
     Connection,
+    Date,
+    Double,
     Engine,
     Integer,
     case,
     cast,
     create_engine,
+    extract,
     func,
     inspect,
+    literal,
     literal_column,
     text,
 )
@@ -74,7 +78,8 @@ def inline(sql: str) -> Expr:
 
 
 class SQLTemporal:
-    """Date bucketing and extraction in ANSI/PostgreSQL SQL (`date_trunc`, `extract`); engines override."""
+    """Query-compilation hooks in ANSI/PostgreSQL SQL (`date_trunc`, `extract`, `percentile_cont`, ...);
+    engines override only what their dialect does differently."""
 
     def truncate(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
         if unit == "week":
@@ -86,13 +91,42 @@ class SQLTemporal:
             return func.date_trunc(inline("week"), shifted) - text(f"INTERVAL '{7 - offset} day'")
         return func.date_trunc(inline(unit), expr)
 
+    def as_date(self, expr: Expr) -> Expr:
+        """A truncated DATE column back as a date (`date_trunc` answers a timestamp, shifted by the session's
+        time zone on PostgreSQL)."""
+        return cast(expr, Date)
+
+    def date_part(self, part: str, expr: Expr) -> Expr:
+        """One calendar field as an integer: second, minute, hour, day, doy, month, quarter, year, `dow`
+        (1 = Sunday ... 7 = Saturday) or `isoweek`."""
+        if part == "dow":
+            return cast(extract("dow", expr), Integer) + literal_column("1")
+        if part == "isoweek":
+            return cast(extract("week", expr), Integer)
+        # extract() answers a numeric (seconds have a fraction) and a cast would round it.
+        return cast(self.floor(extract(part, expr)), Integer)
+
     def extract(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
-        if unit == "day-of-week":
-            # extract(dow) is 0 = Sunday; Metabase counts 1..7 from the first day of the week.
-            dow = cast(func.extract(inline("dow"), expr), Integer)
-            return (dow - WEEKDAYS.index(start_of_week) + 7) % 7 + 1
+        """Metabase's extraction units, built from `date_part`. Days of the week count 1..7 from the
+        instance's first day; `week-of-year` is Metabase's: the day of the year of the week's first day,
+        in sevenths, rounded up."""
+        one, six, seven = literal_column("1"), literal_column("6"), literal_column("7")
+        if unit in ("day-of-week", "day-of-week-iso"):
+            first = "monday" if unit == "day-of-week-iso" else start_of_week
+            shift = literal_column(str(6 - WEEKDAYS.index(first)))
+            return (self.date_part("dow", expr) + shift) % seven + one
         if unit == "week-of-year":
-            return cast(func.extract(inline("week"), expr), Integer)
+            doy = self.date_part("doy", self.truncate("week", expr, start_of_week))
+            return cast((doy + six) // seven, Integer)
+        if unit == "week-of-year-iso":
+            return self.date_part("isoweek", expr)
+        if unit in ("week-of-year-us", "week-of-year-instance"):
+            # Week 1 holds January 1st, week 2 starts on the first `first` day after it:
+            # 1 + ceil((doy - days before that day) / 7), kept non-negative for integer division.
+            first = "sunday" if unit == "week-of-year-us" else start_of_week
+            jan1_weekday = self.extract("day-of-week", self.truncate("year", expr, first), first)
+            doy = self.date_part("doy", expr)
+            return cast((doy + jan1_weekday + literal_column("5")) // seven, Integer)
         part = {
             "second-of-minute": "second",
             "minute-of-hour": "minute",
@@ -103,7 +137,7 @@ class SQLTemporal:
             "quarter-of-year": "quarter",
             "year-of-era": "year",
         }[unit]
-        return cast(func.floor(func.extract(inline(part), expr)), Integer)
+        return self.date_part(part, expr)
 
     def temporal(self, expr: Expr, base_type: str) -> Expr:
         """A stored temporal column as the engine compares it (engines that store text override)."""
@@ -113,11 +147,22 @@ class SQLTemporal:
         """A bound datetime/date value as the engine compares it with `temporal()` columns."""
         return value
 
+    def floor(self, expr: Expr) -> Expr:
+        return func.floor(expr)
+
+    def to_float(self, expr: Expr) -> Expr:
+        """A number as a double, so `/` never divides integers."""
+        return cast(expr, Double)
+
+    def order(self, expr: Expr, *, descending: bool) -> Expr:
+        """NULLs first ascending and last descending, as H2, MySQL and SQLite sort them, on every engine."""
+        return expr.desc().nulls_last() if descending else expr.asc().nulls_first()
+
     def median(self, expr: Expr) -> Expr:
         return self.percentile(expr, 0.5)
 
     def percentile(self, expr: Expr, p: float) -> Expr:
-        return func.percentile_cont(p).within_group(expr)
+        return func.percentile_cont(literal_column(repr(float(p)))).within_group(expr)
 
     def stddev(self, expr: Expr) -> Expr:
         return func.stddev_pop(expr)
@@ -125,11 +170,19 @@ class SQLTemporal:
     def variance(self, expr: Expr) -> Expr:
         return func.var_pop(expr)
 
-    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
-        return func.substring(expr, pattern)
+    def regex_match_first(self, expr: Expr, pattern: str) -> Expr:
+        """The first match of `pattern` (bound) in `expr`, or NULL."""
+        return func.substring(expr, literal(pattern))
+
+    def text_length(self, expr: Expr) -> Expr:
+        """The number of characters of a text."""
+        return func.length(expr)
 
     def string_match(self, kind: str, expr: Expr, needle: str, *, case_sensitive: bool) -> Expr:
-        """`contains`, `starts-with` or `ends-with`, as LIKE with the needle's wildcards escaped."""
+        """`contains`, `starts-with` or `ends-with`, as LIKE with the needle's wildcards escaped;
+        case-insensitive matches compare lower-cased text."""
+        if not case_sensitive:
+            expr, needle = func.lower(expr), needle.lower()
         method = {"contains": expr.contains, "starts-with": expr.startswith, "ends-with": expr.endswith}[kind]
         return method(needle, autoescape=True)
 

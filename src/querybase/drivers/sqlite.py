@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, cast, func, text
+from sqlalchemy import Connection, Integer, String, cast, func, literal_column, text
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -165,29 +165,38 @@ class SQLiteDriver(SQLDriver):
             return func.date(expr, "-" + cast(days_back, String) + " days")
         raise UnsupportedFeature(f"Unsupported temporal bucketing: {unit}")
 
-    def extract(self, unit: str, expr: Expr, start_of_week: str = "sunday") -> Expr:
-        if unit == "day-of-week":
-            weekday = cast(func.strftime(inline("%w"), expr), Integer)
-            return (weekday - WEEKDAYS.index(start_of_week) + 7) % 7 + 1
-        if unit == "quarter-of-year":
-            return (cast(func.strftime(inline("%m"), expr), Integer) + 2) / 3
-        if unit == "week-of-year":
-            # Weeks numbered from the one holding January 1st, starting on the first day of the week.
-            jan1 = func.date(expr, inline("start of year"))
-            jan1_weekday = (
-                cast(func.strftime(inline("%w"), jan1), Integer) - WEEKDAYS.index(start_of_week) + 7
-            ) % 7
-            return (cast(func.strftime(inline("%j"), expr), Integer) + jan1_weekday - 1) / 7 + 1
+    def as_date(self, expr: Expr) -> Expr:
+        return func.date(expr)
+
+    def date_part(self, part: str, expr: Expr) -> Expr:
+        if part == "quarter":
+            return (self.date_part("month", expr) + literal_column("2")) // literal_column("3")
+        if part == "isoweek":
+            # The ISO week is the one holding the week's Thursday: count that Thursday's weeks of the year.
+            thursday = func.date(expr, inline("-3 days"), inline("weekday 4"))
+            one, seven = literal_column("1"), literal_column("7")
+            return (self.date_part("doy", thursday) - one) // seven + one
+        if part == "dow":
+            return cast(func.strftime(inline("%w"), expr), Integer) + literal_column("1")
         code = {
-            "second-of-minute": "%S",
-            "minute-of-hour": "%M",
-            "hour-of-day": "%H",
-            "day-of-month": "%d",
-            "day-of-year": "%j",
-            "month-of-year": "%m",
-            "year-of-era": "%Y",
-        }[unit]
-        return cast(func.strftime(inline(code), expr), Integer)
+            "second": "%S",
+            "minute": "%M",
+            "hour": "%H",
+            "day": "%d",
+            "doy": "%j",
+            "month": "%m",
+            "year": "%Y",
+        }
+        return cast(func.strftime(inline(code[part]), expr), Integer)
+
+    def floor(self, expr: Expr) -> Expr:
+        """Without `floor()`: SQLAlchemy replaces SQLite's own with a Python function that fails on NULL."""
+        whole = cast(expr, Integer)
+        return whole - cast(expr < whole, Integer)
+
+    def order(self, expr: Expr, *, descending: bool) -> Expr:
+        """SQLite already sorts NULLs first ascending and last descending."""
+        return expr.desc() if descending else expr.asc()
 
     def string_match(self, kind: str, expr: Expr, needle: str, *, case_sensitive: bool) -> Expr:
         """SQLite's LIKE ignores ASCII case, so case-sensitive matches compare substrings instead."""
@@ -199,15 +208,3 @@ class SQLiteDriver(SQLDriver):
         if kind == "starts-with":
             return func.substr(expr, 1, size) == needle
         return func.substr(expr, -size, size) == needle if size else expr.is_not(None)
-
-    def percentile(self, expr: Expr, p: float) -> Expr:
-        raise UnsupportedFeature("SQLite does not support percentile aggregations.")
-
-    def stddev(self, expr: Expr) -> Expr:
-        raise UnsupportedFeature("SQLite does not support standard deviation aggregations.")
-
-    def variance(self, expr: Expr) -> Expr:
-        raise UnsupportedFeature("SQLite does not support variance aggregations.")
-
-    def regex_match_first(self, expr: Expr, pattern: Any) -> Expr:
-        raise UnsupportedFeature("SQLite does not support regular expressions.")

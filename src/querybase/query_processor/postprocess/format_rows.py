@@ -62,16 +62,33 @@ def _temporal_text(value: Any) -> Any:
     return format_value(value)
 
 
+def _boolean(value: Any) -> Any:
+    """Booleans stored as 0/1 (SQLite, MySQL's TINYINT(1)) as JSON booleans."""
+    return bool(value) if isinstance(value, int) and value in (0, 1) else format_value(value)
+
+
+def _float(value: Any) -> Any:
+    """A float column's value as a float, whichever numeric type the engine answered with."""
+    if isinstance(value, decimal.Decimal | int) and not isinstance(value, bool):
+        return float(value)
+    return format_value(value)
+
+
 def formatters(cols: list[dict[str, Any]]) -> list[Formatter]:
-    """One formatter per column: temporal columns also accept text (how SQLite returns dates)."""
+    """One formatter per column: temporal columns also accept text (how SQLite returns dates), boolean
+    columns 0/1, float columns decimals and integers."""
     result: list[Formatter] = []
     for col in cols:
-        temporal_column = (
-            col.get("effective_type") in t.TEMPORAL_TYPES or col.get("base_type") in t.TEMPORAL_TYPES
-        )
-        if col.get("unit") and "-of-" in str(col.get("unit")):
-            temporal_column = False
-        result.append(_temporal_text if temporal_column else format_value)
+        types = {col.get("effective_type"), col.get("base_type")}
+        temporal_column = bool(types & t.TEMPORAL_TYPES) and "-of-" not in str(col.get("unit"))
+        if temporal_column:
+            result.append(_temporal_text)
+        elif col.get("base_type") == t.BOOLEAN:
+            result.append(_boolean)
+        elif col.get("base_type") == t.FLOAT:
+            result.append(_float)
+        else:
+            result.append(format_value)
     return result
 
 
