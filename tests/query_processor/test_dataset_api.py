@@ -142,3 +142,28 @@ def test_a_download_of_a_failing_query(api, sample):
     }
     body = api.as_("rasta").post("/api/dataset/csv", data=form, expect=400)
     assert (body["status"], body["error_type"]) == ("failed", "invalid-query")
+
+
+def test_parameter_values_and_search(api, sample):
+    rasta = api.as_("rasta")
+    body = {"parameter": {"id": "p1", "type": "string/="}, "field_ids": [sample["PRODUCTS.CATEGORY"]]}
+    assert rasta.post("/api/dataset/parameter/values", body) == {
+        "values": [["Doohickey"], ["Gadget"], ["Gizmo"], ["Widget"]],
+        "has_more_values": False,
+    }
+    assert rasta.post("/api/dataset/parameter/search/GI", body) == {
+        "values": [["Gizmo"]],
+        "has_more_values": False,
+    }
+    static = {
+        "parameter": {
+            "id": "p2",
+            "values_source_type": "static-list",
+            "values_source_config": {"values": ["A", ["B", "Bee"]]},
+        }
+    }
+    assert rasta.post("/api/dataset/parameter/values", static) == {
+        "values": [["A"], ["B", "Bee"]],
+        "has_more_values": False,
+    }
+    assert api.post("/api/dataset/parameter/values", body, expect=401) == "Unauthenticated"

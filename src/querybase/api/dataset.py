@@ -8,18 +8,20 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from querybase import jsonutil
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
+from querybase.api.field import field_values_json
 from querybase.api.routing import MetabaseRoute
 from querybase.api.table import query_metadata as table_query_metadata
 from querybase.drivers import get_driver
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound
 from querybase.jsonutil import JSONResponse
 from querybase.models.base import utcnow
-from querybase.models.database import Database, Table, database_json
+from querybase.models.database import Database, Field, Table, database_json
 from querybase.models.user import User
 from querybase.query_processor import process, streaming
 from querybase.query_processor.context import Metadata, QueryContext
@@ -203,6 +205,51 @@ async def _export_request(request: Request) -> tuple[Any, bool, dict[str, Any] |
     settings = as_json(fields.get("visualization_settings"))
     format_rows = str(fields.get("format_rows", "false")).lower() == "true"
     return as_json(fields.get("query")), format_rows, settings if isinstance(settings, dict) else None
+
+
+class ParameterValuesBody(BaseModel):
+    parameter: dict[str, Any]
+    field_ids: list[int] | None = None
+
+
+def _parameter_values(db: Session, body: ParameterValuesBody, needle: str | None) -> dict[str, Any]:
+    """A filter widget's choices: a static list from the parameter, or the cached values of its fields,
+    merged; with `needle`, only those containing it (case-insensitively)."""
+    parameter = body.parameter
+    if parameter.get("values_source_type") == "static-list":
+        config = parameter.get("values_source_config") or {}
+        values = [v if isinstance(v, list) else [v] for v in config.get("values") or []]
+        more = False
+    else:
+        values, seen, more = [], set(), False
+        for field_id in body.field_ids or []:
+            field = db.get(Field, field_id)
+            if field is None:
+                continue
+            cached = field_values_json(db, field)
+            more = more or cached["has_more_values"]
+            for pair in cached["values"]:
+                if repr(pair[0]) not in seen:
+                    seen.add(repr(pair[0]))
+                    values.append(pair)
+    if needle is not None:
+        lowered = needle.lower()
+        values = [pair for pair in values if any(lowered in str(v).lower() for v in pair if v is not None)]
+    return {"values": values, "has_more_values": more}
+
+
+@router.post("/parameter/values")
+def get_parameter_values(body: ParameterValuesBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
+    """The choices of a parameter's widget: `{"values": [[value], ...], "has_more_values": bool}`."""
+    return _parameter_values(db, body, None)
+
+
+@router.post("/parameter/search/{query}")
+def search_parameter_values(
+    query: str, body: ParameterValuesBody, user: CurrentUser, db: DbSession
+) -> dict[str, Any]:
+    """The choices of a parameter's widget that contain `query`."""
+    return _parameter_values(db, body, query)
 
 
 @router.post("/{export_format}")

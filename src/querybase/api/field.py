@@ -161,7 +161,11 @@ def update_field(field_id: int, body: UpdateFieldBody, user: CurrentUser, db: Db
 def get_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The field's cached distinct values (`[[value], ...]`, or `[[value, label], ...]` when labelled),
     read from the database the first time they are asked for."""
-    field = _field(db, field_id)
+    return field_values_json(db, _field(db, field_id))
+
+
+def field_values_json(db: DbSession, field: Field) -> dict[str, Any]:
+    """`{"field_id", "values", "has_more_values"}` for a field, caching its values on first use."""
     if has_field_values(field) != "list":
         return {"field_id": field.id, "values": [], "has_more_values": False}
     row = db.scalar(select(FieldValues).where(FieldValues.field_id == field.id, FieldValues.type == "full"))
