@@ -317,10 +317,10 @@ def unformatted(col: Col) -> Formatter:
         return _date_part
     if kind == "datetime" and field_type == "type/DateTime":
         return _local_datetime
-    return _identity
+    return identity
 
 
-def _identity(value: Any) -> Any:
+def identity(value: Any) -> Any:
     return value
 
 
