@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,10 +21,15 @@ def _fraction(micros: int) -> str:
 
 def format_datetime(value: dt.datetime) -> str:
     """ISO-8601 with an offset (`Z` for UTC), the fraction only as long as needed, as Java prints it."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(value.microsecond) + "Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    text = value.isoformat()  # the fraction only when there is one; much faster than strftime
+    return (text.rstrip("0") if value.microsecond else text) + "Z"
+
+
+# A naive ISO timestamp as SQLite stores them; formatted without parsing, since most rows of a large
+# result from SQLite are such text.
+_NAIVE_ISO = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?")
 
 
 def _parse_text(value: str) -> Any:
@@ -57,6 +63,11 @@ def format_value(value: Any) -> Any:
 
 def _temporal_text(value: Any) -> Any:
     if isinstance(value, str):
+        match = _NAIVE_ISO.fullmatch(value)
+        if match is not None:
+            date, time, fraction = match.groups()
+            fraction = (fraction or "").rstrip("0")
+            return f"{date}T{time}.{fraction}Z" if fraction else f"{date}T{time}Z"
         parsed = _parse_text(value)
         return format_value(parsed) if not isinstance(parsed, str) else value
     return format_value(value)
