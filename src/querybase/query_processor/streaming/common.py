@@ -330,7 +330,15 @@ def _date_part(value: Any) -> Any:
     return value
 
 
+# What the query processor hands over for a timestamp (`2024-05-15T08:04:04.58Z`): the common case,
+# matched without the general ISO parser.
+_API_DATETIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d(?:\.\d+)?)Z")
+
+
 def _local_datetime(value: Any) -> Any:
+    if isinstance(value, str) and (match := _API_DATETIME.fullmatch(value)) is not None:
+        date, time = match.groups()
+        return date if time == "00:00:00" else f"{date}T{time}"
     if not isinstance(value, str) or (parts := _split_iso(value)) is None or not parts[0]:
         return value
     date, time, _offset = parts
