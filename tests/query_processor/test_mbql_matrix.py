@@ -1486,3 +1486,45 @@ def test_regex_where_the_engine_has_it(admin, db, engine):
         assert failure(body) == ("unsupported-feature", "regex is not supported by this driver.")
         return
     assert rows(body) == [[1, "Alpha"], [2, "Launch"], [3, "Gamma"]]
+
+
+def test_datetime_add_and_subtract(admin, db):
+    body = run(
+        admin,
+        db,
+        {
+            "source-table": db.table("events"),
+            "expressions": {
+                "Next month": ["datetime-add", CREATED(db), 1, "month"],
+                "Two days before": ["datetime-subtract", CREATED(db), 2, "day"],
+                "Later": ["datetime-add", CREATED(db), 90, "minute"],
+                "Next quarter": ["datetime-add", CREATED(db), 1, "quarter"],
+            },
+            "fields": [db.ref("events.id")]
+            + [["expression", n] for n in ("Next month", "Two days before", "Later", "Next quarter")],
+            "filter": ["=", db.ref("events.id"), 1, 2, 5],
+            "order-by": [["asc", db.ref("events.id")]],
+        },
+    )
+    assert rows(body) == [
+        [1, "2024-01-31T23:30:00Z", "2023-12-29T23:30:00Z", "2024-01-01T01:00:00Z", "2024-03-31T23:30:00Z"],
+        [2, "2024-02-01T00:15:00Z", "2023-12-30T00:15:00Z", "2024-01-01T01:45:00Z", "2024-04-01T00:15:00Z"],
+        [5, "2024-04-11T14:45:00Z", "2024-03-09T14:45:00Z", "2024-03-11T16:15:00Z", "2024-06-11T14:45:00Z"],
+    ]
+    assert [c["base_type"] for c in cols(body)][1:] == ["type/DateTime"] * 4
+
+
+def test_datetime_add_refuses_a_non_integer_amount(admin, db):
+    body = run(
+        admin,
+        db,
+        {
+            "source-table": db.table("events"),
+            "expressions": {"Bad": ["datetime-add", CREATED(db), "1; DROP TABLE events", "day"]},
+            "fields": [["expression", "Bad"]],
+        },
+    )
+    assert failure(body) == (
+        "invalid-query",
+        "The amount to add must be a whole number, not '1; DROP TABLE events'.",
+    )

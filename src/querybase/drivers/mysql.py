@@ -180,6 +180,11 @@ class MySQLDriver(SQLDriver):
         }[part]
         return function(expr)
 
+    def add_interval(self, expr: Expr, amount: int, unit: str) -> Expr:
+        if unit == "millisecond":
+            amount, unit = amount * 1000, "microsecond"
+        return func.timestampadd(literal_column(unit.upper()), literal(amount), expr)
+
     def to_float(self, expr: Expr) -> Expr:
         """SQLAlchemy drops CAST(... AS DOUBLE) on MySQL; multiplying by a double literal converts too."""
         return type_coerce(expr * literal_column("1e0"), Double)

@@ -139,6 +139,12 @@ class SQLTemporal:
         }[unit]
         return self.date_part(part, expr)
 
+    def add_interval(self, expr: Expr, amount: int, unit: str) -> Expr:
+        """`expr` moved by `amount` units; the amount is a bound parameter times a constant interval."""
+        if unit == "quarter":
+            amount, unit = amount * 3, "month"
+        return expr + literal(amount) * text(f"INTERVAL '1 {unit}'")
+
     def temporal(self, expr: Expr, base_type: str) -> Expr:
         """A stored temporal column as the engine compares it (engines that store text override)."""
         return expr

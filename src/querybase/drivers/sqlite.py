@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, cast, func, literal_column, text
+from sqlalchemy import Connection, Integer, String, cast, func, literal, literal_column, text
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -188,6 +188,22 @@ class SQLiteDriver(SQLDriver):
             "year": "%Y",
         }
         return cast(func.strftime(inline(code[part]), expr), Integer)
+
+    def add_interval(self, expr: Expr, amount: int, unit: str) -> Expr:
+        """SQLite's date modifiers (`'+3 months'`), built in SQL from the bound amount."""
+        scale, modifier = {
+            "year": (1, "years"),
+            "quarter": (3, "months"),
+            "month": (1, "months"),
+            "week": (7, "days"),
+            "day": (1, "days"),
+            "hour": (1, "hours"),
+            "minute": (1, "minutes"),
+            "second": (1, "seconds"),
+            "millisecond": (0.001, "seconds"),
+        }[unit]
+        pattern = ("%+f " if unit == "millisecond" else "%+d ") + modifier
+        return func.datetime(expr, func.printf(inline(pattern), literal(amount * scale)))
 
     def floor(self, expr: Expr) -> Expr:
         """Without `floor()`: SQLAlchemy replaces SQLite's own with a Python function that fails on NULL."""

@@ -627,6 +627,25 @@ def _temporal_extract(scope: _Scope, args: list[Any]) -> Expr:
     return scope.ctx.driver.extract(args[1], _temporal_arg(scope, args[0]), scope.ctx.start_of_week)
 
 
+INTERVAL_UNITS = frozenset(
+    {"year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond"}
+)
+
+
+def _datetime_add(sign: int) -> Any:
+    """`["datetime-add", t, amount, unit]` (and `datetime-subtract`): the amount is bound, never inlined."""
+
+    def compile_fn(scope: _Scope, args: list[Any]) -> Expr:
+        if len(args) != 3 or args[2] not in INTERVAL_UNITS:
+            raise InvalidQuery(f"Invalid interval unit: {args[2] if len(args) > 2 else None!r}")
+        amount = args[1]
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise InvalidQuery(f"The amount to add must be a whole number, not {amount!r}.")
+        return scope.ctx.driver.add_interval(_temporal_arg(scope, args[0]), sign * amount, args[2])
+
+    return compile_fn
+
+
 def _now_expression(scope: _Scope, args: list[Any]) -> Expr:
     return _temporal_literal(scope, _now(scope), t.DATETIME)
 
@@ -672,6 +691,8 @@ FUNCTIONS: dict[str, Any] = {
     "get-minute": _extraction("minute-of-hour"),
     "get-second": _extraction("second-of-minute"),
     "temporal-extract": _temporal_extract,
+    "datetime-add": _datetime_add(1),
+    "datetime-subtract": _datetime_add(-1),
     "now": _now_expression,
 }
 
@@ -1131,6 +1152,9 @@ def _base_type_of(scope: _Scope, clause: Any) -> str:
         return t.FLOAT
     if name in TEXT_FUNCTIONS:
         return t.TEXT
+    if name in ("datetime-add", "datetime-subtract"):
+        base = _base_type_of(scope, clause[1])
+        return base if base in t.TEMPORAL_TYPES else t.DATETIME
     if name in ("length", "temporal-extract") or name.startswith("get-"):
         return t.INTEGER
     if name == "now":
