@@ -10,7 +10,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from typing import TypeVar
 
+T = TypeVar("T", dt.date, dt.datetime)
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
@@ -53,7 +55,9 @@ def truncate(value: dt.datetime, unit: str, start_of_week: str = "sunday") -> dt
     return value
 
 
-def add(value: dt.datetime, amount: int, unit: str) -> dt.datetime:
+def add(value: T, amount: int, unit: str) -> T:
+    """`value` (a date or a datetime) moved by `amount` units; months keep their day where it exists
+    (January 31 + 1 month = February 29)."""
     if unit in ("year", "quarter", "month"):
         months = amount * {"year": 12, "quarter": 3, "month": 1}[unit]
         index = value.year * 12 + value.month - 1 + months

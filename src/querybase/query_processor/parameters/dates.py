@@ -18,6 +18,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from querybase.query_processor.mbql.temporal import add
 from querybase.query_processor.parameters import InvalidParameter
 
 Temporal = dt.date | dt.datetime
@@ -122,18 +123,6 @@ def exclusion(value: str, start_of_week: str = "sunday") -> tuple[str, list[int]
 # --- arithmetic ---------------------------------------------------------------------------------------------
 
 
-def _shift(value: Temporal, amount: int, unit: str) -> Temporal:
-    """`value` moved by `amount` units; months keep their day where it exists (Jan 31 + 1 month = Feb 29)."""
-    if unit in ("month", "quarter", "year"):
-        months = value.year * 12 + value.month - 1 + amount * {"month": 1, "quarter": 3, "year": 12}[unit]
-        year, month = divmod(months, 12)
-        return value.replace(
-            year=year, month=month + 1, day=min(value.day, calendar.monthrange(year, month + 1)[1])
-        )
-    seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}[unit]
-    return value + dt.timedelta(seconds=amount * seconds)
-
-
 def _truncate(value: Temporal, unit: str, start_of_week: str) -> Temporal:
     if isinstance(value, dt.datetime) and unit in TIME_UNITS:
         drop = {"second": {"microsecond": 0}, "minute": {"second": 0, "microsecond": 0}}
@@ -156,7 +145,7 @@ def _unit_range(start: Temporal, end: Temporal, unit: str, start_of_week: str) -
     first = _truncate(start, unit, start_of_week)
     last = _truncate(end, unit, start_of_week)
     if unit not in TIME_UNITS and unit != "day":
-        last = _shift(last, 1, unit) - dt.timedelta(days=1)
+        last = add(last, 1, unit) - dt.timedelta(days=1)
     return DateRange(first, last, unit)
 
 
@@ -203,14 +192,14 @@ def _relative_range(value: str, now: dt.datetime, start_of_week: str) -> DateRan
         match = pattern.fullmatch(value)
         if match:
             amount, unit, suffix, offset, offset_unit = match.groups()
-            anchor = _shift(now, sign * int(offset), offset_unit) if offset_unit else now
+            anchor = add(now, sign * int(offset), offset_unit) if offset_unit else now
             base = _resolution(anchor, unit)
-            near = _shift(base, sign * (0 if suffix == "~" else 1), unit)
-            far = _shift(base, sign * int(amount), unit)
+            near = add(base, sign * (0 if suffix == "~" else 1), unit)
+            far = add(base, sign * int(amount), unit)
             return _unit_range(*((far, near) if sign < 0 else (near, far)), unit, start_of_week)
     match = _LAST.fullmatch(value)
     if match:
-        previous = _shift(_resolution(now, match.group(1)), -1, match.group(1))
+        previous = add(_resolution(now, match.group(1)), -1, match.group(1))
         return _unit_range(previous, previous, match.group(1), start_of_week)
     match = _THIS.fullmatch(value)
     if match:
@@ -232,7 +221,7 @@ def _absolute_range(value: str) -> DateRange | None:
     if match:
         quarter, year = int(match.group(1)), int(match.group(2))
         first = dt.date(year, 3 * quarter - 2, 1)
-        return DateRange(first, _shift(first, 1, "quarter") - dt.timedelta(days=1), "quarter")
+        return DateRange(first, add(first, 1, "quarter") - dt.timedelta(days=1), "quarter")
     if _SINGLE.fullmatch(value):
         point = parse_temporal(value)
         return DateRange(point, point, _unit_of(value))
