@@ -21,9 +21,11 @@ log = logging.getLogger("querybase")
 
 
 def start(appdb: AppDB, config: Config) -> None:
-    """Migrate, make the setup token, and on a new install add the Sample Database and sync it."""
+    """Migrate, make the setup token and the site's UUID, and on a new install add the Sample Database
+    and sync it."""
     fresh = upgrade(appdb.engine)
     ensure_setup_token(appdb)
+    ensure_generated(appdb, definitions.site_uuid.key)
     if fresh:
         with appdb.transaction() as db:
             database = sample_database.register(db, config)
@@ -31,10 +33,16 @@ def start(appdb: AppDB, config: Config) -> None:
 
 
 def ensure_setup_token(appdb: AppDB) -> str:
-    """The setup token, created by the first process to start; a racing process reads the winner's.
+    """The setup token, created by the first process to start; a racing process reads the winner's."""
+    return ensure_generated(appdb, definitions.setup_token.key)
 
-    A plain INSERT (not the settings' update-or-insert) so that the primary key decides the winner."""
-    key = definitions.setup_token.key
+
+def ensure_generated(appdb: AppDB, key: str) -> str:
+    """The value of a setting that is a random UUID made once (Metabase makes them on first read;
+    querybase at start, so that reading settings, as a GET does, never writes).
+
+    A plain INSERT (not the settings' update-or-insert) so that the primary key decides the winner
+    when processes start together."""
     try:
         with appdb.transaction() as db:
             if db.get(Setting, key) is None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from querybase.auth.sessions import create_session, delete_expired_sessions, delete_session, find_session
+from querybase.auth.sessions import create_session, delete_expired_sessions, delete_session, find_session_user
 from querybase.config import DEFAULT_SESSION_AGE_MINUTES, Config, ConfigError
 from querybase.db.engine import AppDB
 from querybase.db.migrate import upgrade
@@ -79,8 +79,8 @@ def user(db: Session) -> User:
 def test_a_new_session_is_found_by_its_id(db: Session, user: User) -> None:
     token, row = create_session(db, user, ip_address="192.0.2.7", device="agent")
     assert str(uuid.UUID(token)) == token
-    found = find_session(db, token, AGE)
-    assert found is not None and (found.id, found.user_id) == (row.id, user.id)
+    found = find_session_user(db, token, AGE)
+    assert found is user
     assert user.last_login is not None
     history = db.scalars(select(LoginHistory).where(LoginHistory.session_id == row.id)).one()
     seen = (history.user_id, history.ip_address, history.device_description)
@@ -95,7 +95,7 @@ def test_only_the_sha256_of_the_id_is_stored(db: Session, user: User) -> None:
 
 @pytest.mark.parametrize("token", ["not-a-uuid", "", str(uuid.uuid4())])
 def test_unknown_and_malformed_ids_find_nothing(db: Session, token: str) -> None:
-    assert find_session(db, token, AGE) is None
+    assert find_session_user(db, token, AGE) is None
     assert delete_session(db, token) is False
 
 
@@ -103,25 +103,25 @@ def test_a_session_older_than_the_age_is_not_found(db: Session, user: User) -> N
     token, row = create_session(db, user)
     row.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=AGE - 1)
     db.flush()
-    assert find_session(db, token, AGE) is not None
+    assert find_session_user(db, token, AGE) is not None
     row.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=AGE + 1)
     db.flush()
-    assert find_session(db, token, AGE) is None
+    assert find_session_user(db, token, AGE) is None
 
 
 def test_a_deactivated_users_session_is_not_found(db: Session, user: User) -> None:
     token, _ = create_session(db, user)
     user.is_active = False
     db.flush()
-    assert find_session(db, token, AGE) is None
+    assert find_session_user(db, token, AGE) is None
 
 
 def test_delete_session(db: Session, user: User) -> None:
     token, _ = create_session(db, user)
     other, _ = create_session(db, user)
     assert delete_session(db, token) is True
-    assert find_session(db, token, AGE) is None
-    assert find_session(db, other, AGE) is not None
+    assert find_session_user(db, token, AGE) is None
+    assert find_session_user(db, other, AGE) is not None
     assert delete_session(db, token) is False
 
 
@@ -132,7 +132,7 @@ def test_delete_expired_sessions_keeps_young_ones(db: Session, user: User) -> No
     db.flush()
     assert delete_expired_sessions(db, AGE) >= 1
     assert db.get(UserSession, old_row.id) is None
-    assert find_session(db, young, AGE) is not None
+    assert find_session_user(db, young, AGE) is not None
 
 
 def test_long_address_and_device_are_cut_to_their_columns(db: Session, user: User) -> None:

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from querybase.auth.api_keys import API_KEY_HEADER, find_api_key
-from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER, find_session
+from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER, find_session_user
 from querybase.config import Config
 from querybase.db.engine import AppDB
 from querybase.errors import Forbidden, Unauthenticated
@@ -26,7 +26,8 @@ from querybase.settings.registry import Settings
 
 def get_db(request: Request) -> Iterator[Session]:
     appdb: AppDB = request.app.state.appdb
-    with appdb.sessions() as session:
+    factory = appdb.read_sessions if request.method in _READS else appdb.sessions
+    with factory() as session:
         try:
             yield session
         except BaseException:
@@ -34,6 +35,9 @@ def get_db(request: Request) -> Iterator[Session]:
             raise
         session.commit()
 
+
+# A GET only reads (Metabase's API keeps that rule too), so its transaction is read-only; see `AppDB`.
+_READS = frozenset({"GET", "HEAD"})
 
 # scope="function": the transaction ends before the response is sent, so a failed commit is an error
 # response, and a client that got its answer can read what it wrote from any server process.
@@ -63,9 +67,9 @@ def find_user(request: Request, db: DbSession, config: AppConfig) -> User | None
     """The active user behind the request's session cookie, session header or API key, if any."""
     token = session_token(request)
     if token:
-        row = find_session(db, token, config.session_age_minutes)
-        if row is not None:
-            return row.user
+        user = find_session_user(db, token, config.session_age_minutes)
+        if user is not None:
+            return user
     key = request.headers.get(API_KEY_HEADER)
     if key:
         api_key = find_api_key(db, key)

@@ -17,7 +17,7 @@ from querybase.auth.passwords import hash_password, new_reset_token, verify_pass
 from querybase.auth.sessions import delete_user_sessions
 from querybase.errors import BadRequest, NotFound, check_403, check_404, field_errors
 from querybase.models.base import utcnow
-from querybase.models.collection import personal_collection_id, rename_personal_collection
+from querybase.models.collection import Collection, personal_collection_id, rename_personal_collection
 from querybase.models.session import LoginHistory
 from querybase.models.user import (
     ADMIN_GROUP_ID,
@@ -101,28 +101,26 @@ def _with_memberships(user: User) -> dict[str, Any]:
     return {**user_json(user), "user_group_memberships": [{"id": gid} for gid in user.group_ids]}
 
 
-def _first_login(db: DbSession, user: User) -> Any:
-    first = db.scalar(select(func.min(LoginHistory.timestamp)).where(LoginHistory.user_id == user.id))
-    return first or utcnow()
-
-
-def _is_installer(db: DbSession, user: User) -> bool:
-    first = db.scalar(select(func.min(User.id)).where(User.type == "personal"))
-    return first == user.id
-
-
 @router.get("/current")
 def get_current_user(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The logged-in user, with their groups, personal collection and onboarding flags."""
-    installer = _is_installer(db, user)
-    others = db.scalar(select(func.count()).select_from(User).where(User.type == "personal")) or 0
+    people = select(User.id).where(User.type == "personal")
+    installer_id, people_count, collection_id, first_login = db.execute(
+        select(
+            people.with_only_columns(func.min(User.id)).scalar_subquery(),
+            people.with_only_columns(func.count()).scalar_subquery(),
+            select(Collection.id).where(Collection.personal_owner_id == user.id).scalar_subquery(),
+            select(func.min(LoginHistory.timestamp)).where(LoginHistory.user_id == user.id).scalar_subquery(),
+        )
+    ).one()
+    installer = installer_id == user.id
     return {
         **user_json(user),
         "group_ids": user.group_ids,
-        "personal_collection_id": personal_collection_id(db, user),
-        "first_login": _first_login(db, user),
+        "personal_collection_id": collection_id if user.type == "personal" else None,
+        "first_login": first_login or utcnow(),
         "is_installer": installer,
-        "has_invited_second_user": installer and others > 1,
+        "has_invited_second_user": installer and people_count > 1,
         "has_question_and_dashboard": False,
         "has_model": False,
         "custom_homepage": None,
@@ -235,7 +233,6 @@ def create_user_endpoint(body: CreateUserBody, admin: SuperUser, db: DbSession) 
         set_groups(db, user, groups, managers)
     if body.source == "setup":
         set_superuser(db, user, True)
-    personal_collection_id(db, user)
     return _with_memberships(user)
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from querybase.auth.passwords import hash_token
@@ -59,16 +59,24 @@ def _is_uuid(token: str) -> bool:
     return True
 
 
-def find_session(db: Session, token: str, max_age_minutes: int) -> UserSession | None:
-    """The live session for `token`: young enough, its user active. Non-UUIDs are ignored, as in Metabase."""
+# Built once: SQLAlchemy memoizes a statement's cache key, and this one runs on every request.
+_SESSION_USER = (
+    select(User)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        UserSession.key_hashed == bindparam("key_hashed"),
+        UserSession.created_at >= bindparam("oldest"),
+        User.is_active.is_(True),
+    )
+)
+
+
+def find_session_user(db: Session, token: str, max_age_minutes: int) -> User | None:
+    """The active user of the live session `token` (young enough). Non-UUIDs are ignored, as in Metabase."""
     if not _is_uuid(token):
         return None
-    row = db.scalar(select(UserSession).where(UserSession.key_hashed == hash_token(token)))
-    if row is None or not row.user.is_active:
-        return None
-    if row.created_at < utcnow() - dt.timedelta(minutes=max_age_minutes):
-        return None
-    return row
+    oldest = utcnow() - dt.timedelta(minutes=max_age_minutes)
+    return db.scalar(_SESSION_USER, {"key_hashed": hash_token(token), "oldest": oldest})
 
 
 def delete_session(db: Session, token: str) -> bool:

@@ -44,18 +44,17 @@ def personal_collection_name(owner: Any) -> str:
 
 
 def personal_collection_id(db: Session, owner: Any) -> int | None:
-    """The id of `owner`'s personal collection, created on first use as Metabase does.
-    Users that are not people (API keys) have none."""
+    """The id of `owner`'s personal collection. Users that are not people (API keys) have none."""
     if owner.type != "personal":
         return None
-    found = db.scalar(select(Collection.id).where(Collection.personal_owner_id == owner.id))
-    if found is not None:
-        return found
+    return db.scalar(select(Collection.id).where(Collection.personal_owner_id == owner.id))
+
+
+def create_personal_collection(db: Session, owner: Any) -> None:
+    """Give a new person their personal collection. Metabase makes it on first use; querybase makes it
+    with the user, so that reading a user (a GET) never has to write."""
     name = personal_collection_name(owner)
-    collection = Collection(name=name, slug=slugify(name), personal_owner_id=owner.id)
-    db.add(collection)
-    db.flush()
-    return collection.id
+    db.add(Collection(name=name, slug=slugify(name), personal_owner_id=owner.id))
 
 
 def rename_personal_collection(db: Session, owner: Any) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false, sel
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from querybase.models.base import Base, new_entity_id, utcnow
+from querybase.models.collection import create_personal_collection
 
 ALL_USERS_GROUP_ID = 1
 ADMIN_GROUP_ID = 2
@@ -170,4 +171,7 @@ def create_user(
     user.memberships.append(PermissionsGroupMembership(group_id=ALL_USERS_GROUP_ID))
     db.add(user)
     db.flush()
+    if user_type == "personal":
+        create_personal_collection(db, user)
+        db.flush()
     return user

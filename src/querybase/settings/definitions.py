@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import uuid
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -113,20 +112,12 @@ def _invalid_locale(value: str) -> str:
     raise ValueError(f'Invalid locale "{value}"')
 
 
-def _site_uuid(settings: Settings) -> str:
-    """Generated and stored on first read, like Metabase's uuid-nonce settings."""
-    value = settings.stored("site-uuid")
-    if value is None:
-        value = str(uuid.uuid4())
-        settings.write("site-uuid", value)
-    return value
-
-
 site_uuid = defsetting(
     "site-uuid",
     Kind.STRING,
     visibility=A,
-    getter=_site_uuid,
+    writable=False,
+    # Made when the server starts (`lifecycle.ensure_generated`).
     # A plain string in Metabase, so "{0}" is not replaced by the application name.
     description=(
         "Unique identifier used for this instance of {0}. This is set once and only once the first time it "
