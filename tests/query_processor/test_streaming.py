@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from querybase.query_processor.execute import BATCH_SIZE
 from querybase.query_processor.streaming import (
     card_filename_prefix,
     content_disposition,
@@ -68,7 +69,12 @@ def download(
     export_format: str, rows: list[list[Any]] = ROWS, cols: list[dict] = COLS, **kwargs: Any
 ) -> bytes:
     kwargs.setdefault("format_rows", False)
-    return b"".join(stream(export_format, cols, iter(rows), **kwargs))
+    return b"".join(stream(export_format, cols, batches(rows), **kwargs))
+
+
+def batches(rows: list[list[Any]], size: int = 2) -> Iterator[list[list[Any]]]:
+    """Rows as the query processor hands them over: in batches (small here, so batch edges are crossed)."""
+    return (rows[i : i + size] for i in range(0, len(rows), size))
 
 
 # --- CSV
@@ -404,14 +410,14 @@ def test_xlsx_of_no_rows_is_the_header_only():
 def test_xlsx_temporary_files_are_removed_when_a_download_fails(monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
-    def failing_rows() -> Iterator[list[Any]]:
-        yield [1, 1.5]
+    def failing_batches() -> Iterator[list[list[Any]]]:
+        yield [[1, 1.5]]
         raise RuntimeError("warehouse connection lost")
 
     with pytest.raises(RuntimeError, match="warehouse connection lost"):
-        b"".join(stream("xlsx", COLS[:2], failing_rows(), format_rows=False))
+        b"".join(stream("xlsx", COLS[:2], failing_batches(), format_rows=False))
     assert list(tmp_path.iterdir()) == []
-    assert b"".join(stream("xlsx", COLS[:2], iter([[1, 1.5]]), format_rows=False)).startswith(b"PK")
+    assert b"".join(stream("xlsx", COLS[:2], iter([[[1, 1.5]]]), format_rows=False)).startswith(b"PK")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -461,10 +467,10 @@ def test_card_filename_prefix_is_metabase_slug(name, expected):
 
 
 def test_unknown_format_fails_before_any_row_is_read():
-    rows = iter(ROWS)
+    rows = batches(ROWS)
     with pytest.raises(ValueError, match="Unknown export format: 'pdf'"):
         stream("pdf", COLS, rows, format_rows=False)
-    assert next(rows) == ROWS[0]
+    assert next(rows) == ROWS[:2]
 
 
 # --- Many rows: flat memory, and CSV/JSON bytes flow before the last row is read. (The benchmark in bench/
@@ -475,15 +481,16 @@ MEMORY_BOUND = 8 * 1024 * 1024  # under the 11+ MB of CSV these rows make, so bu
 
 
 class CountingRows:
-    """Generates rows on demand and counts how many were pulled."""
+    """Generates rows on demand, in the query processor's batches, and counts how many were pulled."""
 
     def __init__(self, count: int, make_row: Any) -> None:
         self.count, self.make_row, self.pulled = count, make_row, 0
 
-    def __iter__(self) -> Iterator[list[Any]]:
-        for i in range(self.count):
-            self.pulled += 1
-            yield self.make_row(i)
+    def __iter__(self) -> Iterator[list[list[Any]]]:
+        for start in range(0, self.count, BATCH_SIZE):
+            batch = [self.make_row(i) for i in range(start, min(start + BATCH_SIZE, self.count))]
+            self.pulled += len(batch)
+            yield batch
 
 
 def stream_many(export_format: str, cols: list[dict], make_row: Any) -> tuple[int, list[int], int]:

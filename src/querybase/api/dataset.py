@@ -119,7 +119,7 @@ def run_to_json(db: Session, ctx: QueryContext, query: Any, context: str) -> dic
         # The app-DB transaction ends before the warehouse is queried.
         db.commit()
         result = process.run(prepared)
-        rows = list(result.rows)
+        rows = list(result.rows())
     except QueryError as error:
         return failed_body(query, error, started, started_at)
     return completed_body(query, result, rows, started, started_at, context, ctx)
@@ -285,7 +285,7 @@ def _start_download(
     body = streaming.stream(
         export_format,
         result.cols,
-        result.rows,
+        result.batches,
         format_rows=format_rows,
         visualization_settings=visualization_settings,
     )

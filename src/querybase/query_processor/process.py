@@ -7,8 +7,9 @@ holds app-DB locks, and lets downloads stream rows straight from the cursor.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,9 @@ from querybase.query_processor.context import (
     QueryContext,
 )
 from querybase.query_processor.errors import InvalidQuery
-from querybase.query_processor.execute import Execution
+from querybase.query_processor.execute import Batch, Execution
 from querybase.query_processor.mbql.normalize import normalize
-from querybase.query_processor.postprocess.format_rows import format_rows
+from querybase.query_processor.postprocess.format_rows import format_batches
 
 
 @dataclass
@@ -45,9 +46,12 @@ class Prepared:
 @dataclass
 class Result:
     cols: list[dict[str, Any]]
-    rows: Iterator[list[Any]]
+    batches: Iterator[Batch]
     native: dict[str, Any]
     execution: Execution
+
+    def rows(self) -> Iterator[Sequence[Any]]:
+        return itertools.chain.from_iterable(self.batches)
 
 
 def normalize_query(query: dict[str, Any]) -> dict[str, Any]:
@@ -103,32 +107,29 @@ def prepare(ctx: QueryContext, query: dict[str, Any], *, download: bool = False)
 
 
 def run(prepared: Prepared) -> Result:
-    """Execute on the warehouse; rows come lazily, formatted as Metabase serializes them."""
+    """Execute on the warehouse; rows come lazily, in batches, formatted as Metabase serializes them."""
     ctx = prepared.ctx
     execution = Execution(ctx.driver, ctx.database.id, dict(ctx.database.details or {}), prepared.statement)
-    rows = execution.rows()
+    batches = execution.batches()
     cols = prepared.cols
     if cols is None:
-        # Native: the cursor names the columns; the first rows give their types.
-        head = []
-        for row in rows:
-            head.append(row)
-            if len(head) >= 100:
-                break
-        cols = cols_meta.native_columns(execution.names, head)
-        rows = _chain(head, rows)
+        # Native: the cursor names the columns; the first batch gives their types.
+        head = next(batches, [])
+        cols = cols_meta.native_columns(execution.names, head[:NATIVE_TYPE_SAMPLE])
+        batches = itertools.chain([head] if head else [], batches)
         if prepared.row_limit is not None:
-            rows = _limit(rows, prepared.row_limit)
-    return Result(cols, format_rows(cols, rows), prepared.native, execution)
+            batches = _limit(batches, prepared.row_limit)
+    return Result(cols, format_batches(cols, batches), prepared.native, execution)
 
 
-def _chain(head: list[list[Any]], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
-    yield from head
-    yield from rest
+# How many first rows of a native query decide its columns' types.
+NATIVE_TYPE_SAMPLE = 100
 
 
-def _limit(rows: Iterator[list[Any]], limit: int) -> Iterator[list[Any]]:
-    for index, row in enumerate(rows):
-        if index >= limit:
+def _limit(batches: Iterator[Batch], limit: int) -> Iterator[Batch]:
+    left = limit
+    for batch in batches:
+        if left <= 0:
             break
-        yield row
+        yield batch if len(batch) <= left else batch[:left]
+        left -= len(batch)

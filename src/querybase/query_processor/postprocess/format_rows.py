@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
+import operator
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from querybase.drivers import types as t
+from querybase.query_processor.execute import Batch
 
 Formatter = Callable[[Any], Any]
 
@@ -110,10 +114,49 @@ def formatters(cols: list[dict[str, Any]]) -> list[Formatter | None]:
     return result
 
 
-def format_rows(cols: list[dict[str, Any]], rows: Iterator[list[Any]]) -> Iterator[list[Any]]:
-    """Format each row in place (rows are fresh lists from the cursor), only the columns that need it."""
+def columns_of(batch: Batch) -> list[Any]:
+    """A batch's columns (`map(itemgetter(i), rows)` per column: several times faster than `zip(*rows)`)."""
+    width = len(batch[0])
+    return [list(map(itemgetter(index), batch)) for index in range(width)]
+
+
+def format_batches(cols: list[dict[str, Any]], batches: Iterator[Batch]) -> Iterator[Batch]:
+    """Format each batch column by column, only the columns that need it (the others pass untouched)."""
     work = [(index, fn) for index, fn in enumerate(formatters(cols)) if fn is not None]
-    for row in rows:
+    for batch in batches:
+        if not work:
+            yield batch
+            continue
+        columns = columns_of(batch)
         for index, fn in work:
-            row[index] = fn(row[index])
-        yield row
+            columns[index] = _COLUMN_FORMATTERS.get(fn, _each(fn))(columns[index])
+        yield list(zip(*columns, strict=True))
+
+
+def _each(fn: Formatter) -> Callable[[list[Any]], list[Any]]:
+    return lambda values: list(map(fn, values))
+
+
+# SQLite's naive ISO text, the bulk of a large SQLite result's timestamps.
+_NAIVE_T = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").fullmatch
+
+
+def _temporal_column(values: list[Any]) -> list[Any]:
+    """`_temporal_text` for a whole column; a column of plain naive ISO text in C-speed builtins."""
+    if set(map(type, values)) == {str} and all(map(_NAIVE_T, values)):
+        return list(map(operator.add, values, itertools.repeat("Z")))
+    return list(map(_temporal_text, values))
+
+
+def _float_column(values: list[Any]) -> list[Any]:
+    """`_float` for a whole column: nothing to do when the driver already answered with floats."""
+    if set(map(type, values)) <= _FLOAT_OR_NONE:
+        return values
+    return list(map(_float, values))
+
+
+_FLOAT_OR_NONE = frozenset({float, type(None)})
+_COLUMN_FORMATTERS: dict[Formatter, Callable[[list[Any]], list[Any]]] = {
+    _temporal_text: _temporal_column,
+    _float: _float_column,
+}

@@ -1,8 +1,9 @@
-"""Entry points for the HTTP layer: turn a query result (columns plus a lazy row iterator) into a download.
+"""Entry points for the HTTP layer: turn a query result (columns plus lazy batches of rows) into a download.
 
-`stream` yields the file in chunks of about 64 KiB as rows arrive (XLSX: once complete), for a Starlette
-`StreamingResponse`; `download_headers` gives the headers Metabase sends with it. Which columns a download
-has, and in what order, follows the card's `table.columns` setting as in Metabase's `streaming.clj`.
+`stream` yields the file in chunks of at least 64 KiB (or a batch) as rows arrive (XLSX: once complete),
+for a Starlette `StreamingResponse`; `download_headers` gives the headers Metabase sends with it. Which
+columns a download has, and in what order, follows the card's `table.columns` setting as in
+Metabase's `streaming.clj`.
 
 The response must carry `media_type(...)` verbatim: pass the headers explicitly, because Starlette appends
 "; charset=utf-8" to a `text/*` media type, and Metabase's CSV is plain `text/csv`.
@@ -197,12 +198,12 @@ def order_cols(
 def stream(
     export_format: str,
     cols: Sequence[Mapping[str, Any]],
-    rows: Iterable[Sequence[Any]],
+    batches: Iterable[Sequence[Sequence[Any]]],
     *,
     format_rows: bool,
     visualization_settings: Mapping[str, Any] | None = None,
 ) -> Iterator[bytes]:
-    """The download as byte chunks, pulling rows only as the consumer asks for more.
+    """The download as byte chunks, pulling batches of rows only as the consumer asks for more.
 
     The format is checked now (a bad one raises ValueError before any response starts); the writer is made
     on the first chunk and closed when the iterator ends or is closed (a client gone mid-download)."""
@@ -212,13 +213,15 @@ def stream(
     factory = _WRITERS[export_format]
     return _chunks(
         lambda: factory(ordered, format_rows=format_rows, visualization_settings=visualization_settings),
-        rows,
+        batches,
         None if identity else order,
     )
 
 
 def _chunks(
-    make_writer: Callable[[], ResultsWriter], rows: Iterable[Sequence[Any]], order: list[int] | None
+    make_writer: Callable[[], ResultsWriter],
+    batches: Iterable[Sequence[Sequence[Any]]],
+    order: list[int] | None,
 ) -> Iterator[bytes]:
     writer: ResultsWriter = make_writer()
     try:
@@ -227,8 +230,8 @@ def _chunks(
             yield header  # flushed at once, as Metabase does, so the download starts before the rows
         pending: list[bytes] = []
         size = 0
-        for row in rows:
-            piece = writer.write_row(row if order is None else [row[i] for i in order])
+        for batch in batches:
+            piece = writer.write_rows(batch if order is None else [[row[i] for i in order] for row in batch])
             if piece:
                 pending.append(piece)
                 size += len(piece)

@@ -8,11 +8,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from querybase.jsonutil import dumps
-from querybase.query_processor.streaming.common import VizSettings, cell_formatter, column_titles
+from querybase.query_processor.postprocess.format_rows import columns_of
+from querybase.query_processor.streaming.common import (
+    COLUMN_FORMATTERS,
+    VizSettings,
+    cell_formatter,
+    column_titles,
+    identity,
+)
 
 
 class JsonResultsWriter:
-    """Encodes each row object on arrival (orjson), so only one row is ever held."""
+    """Encodes each batch of row objects on arrival (orjson), so only one batch is ever held."""
 
     def __init__(
         self,
@@ -30,11 +37,25 @@ class JsonResultsWriter:
     def begin(self) -> bytes:
         return b"[\n"
 
-    def write_row(self, row: Sequence[Any]) -> bytes:
-        values = (fmt(value) for fmt, value in zip(self._formatters, row, strict=True))
-        encoded = self._separator + dumps(dict(zip(self._keys, values, strict=True)))
-        self._separator = b",\n"
-        return encoded
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        work = [(i, fmt) for i, fmt in enumerate(self._formatters) if fmt is not identity]
+        if work:
+            columns = columns_of(rows)
+            for index, fmt in work:
+                column = columns[index]
+                columns[index] = (
+                    COLUMN_FORMATTERS[fmt](column) if fmt in COLUMN_FORMATTERS else map(fmt, column)
+                )
+            rows = list(zip(*columns, strict=True))
+        keys, separator = self._keys, self._separator
+        # Appended one by one: each orjson result holds a few KiB of spare capacity while it lives.
+        encoded = bytearray()
+        for row in rows:
+            encoded += separator
+            encoded += dumps(dict(zip(keys, row, strict=True)))
+            separator = b",\n"
+        self._separator = separator
+        return bytes(encoded)
 
     def finish(self) -> Iterator[bytes]:
         return iter((b"\n]",))

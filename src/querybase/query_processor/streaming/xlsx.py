@@ -220,7 +220,12 @@ class XlsxResultsWriter:
             self._sheet.freeze_panes(1, 0)
         return b""
 
-    def write_row(self, row: Sequence[Any]) -> bytes:
+    def write_rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        for row in rows:
+            self._write_row(row)
+        return b""
+
+    def _write_row(self, row: Sequence[Any]) -> None:
         self._row += 1
         measuring = self._row <= AUTOSIZE_ROWS
         for index, (column, value) in enumerate(zip(self._columns, row, strict=True)):
@@ -229,7 +234,6 @@ class XlsxResultsWriter:
                 column.measure(value)
         if self._row == AUTOSIZE_ROWS:
             self._size_columns()
-        return b""
 
     def _write_cell(self, index: int, column: _Column, value: Any) -> None:
         sheet, row = self._sheet, self._row
