@@ -1,4 +1,5 @@
-"""Collections. The foundation needs only personal collections; the content issue extends the table."""
+"""Collections: the root (not a row), nested collections (`location` is the path of ancestor ids),
+personal collections (one per person) and the Trash (`type` "trash")."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ class Collection(Base):
     slug: Mapped[str] = mapped_column(String(510))
     description: Mapped[str | None] = mapped_column(String(4096))
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Archived by itself (not because an ancestor was), and which archive operation did it, for restore.
+    archived_directly: Mapped[bool | None] = mapped_column(Boolean)
+    archive_operation_id: Mapped[str | None] = mapped_column(String(36))
     location: Mapped[str] = mapped_column(String(254), default="/", server_default="/")
     personal_owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("core_user.id", ondelete="CASCADE"), unique=True

@@ -1,0 +1,9 @@
+"""`/api/bookmark`: cards, dashboards and collections a user marked."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from querybase.api.routing import MetabaseRoute
+
+router = APIRouter(route_class=MetabaseRoute, tags=["bookmark"])

@@ -1,0 +1,44 @@
+"""Segments (named filters on a table) and legacy (v1) metrics (named aggregations on a table, the
+`/api/metric` of Metabase's API tutorial; current Metabase keeps metrics as cards of type "metric")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, String, Text, false
+from sqlalchemy.orm import Mapped, mapped_column
+
+from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
+
+
+class Segment(Timestamps, Base):
+    __tablename__ = "segment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[str | None] = mapped_column(String(21), unique=True, default=new_entity_id)
+    table_id: Mapped[int] = mapped_column(ForeignKey("metabase_table.id", ondelete="CASCADE"), index=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(254), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    definition: Mapped[Any] = mapped_column(JSONText())
+    caveats: Mapped[str | None] = mapped_column(Text)
+    points_of_interest: Mapped[str | None] = mapped_column(Text)
+    show_in_getting_started: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class LegacyMetric(Timestamps, Base):
+    __tablename__ = "metric"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[str | None] = mapped_column(String(21), unique=True, default=new_entity_id)
+    table_id: Mapped[int] = mapped_column(ForeignKey("metabase_table.id", ondelete="CASCADE"), index=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(254), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    definition: Mapped[Any] = mapped_column(JSONText())
+    caveats: Mapped[str | None] = mapped_column(Text)
+    how_is_this_calculated: Mapped[str | None] = mapped_column(Text)
+    points_of_interest: Mapped[str | None] = mapped_column(Text)
+    show_in_getting_started: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
