@@ -82,6 +82,9 @@ class DuckDBDriver(SQLDriver):
         read_only = details.get("read_only", True) is not False
         return {"connect_args": {"read_only": read_only}}
 
+    def cancel(self, database_id: int, details: dict[str, Any], conn: Connection) -> None:
+        conn.connection.dbapi_connection.interrupt()  # type: ignore[union-attr]
+
     def humanize_error(self, error: BaseException) -> ConnectionFailure:
         if "No such file" in str(error) or "Cannot open file" in str(error):
             return FILE_NOT_FOUND

@@ -87,6 +87,12 @@ class MySQLDriver(SQLDriver):
             connect_args["ssl"] = {"check_hostname": False}
         return {"connect_args": connect_args, "pool_recycle": 3600}
 
+    def cancel(self, database_id: int, details: dict[str, Any], conn: Connection) -> None:
+        """MySQL has no cancel request on the connection itself: `KILL QUERY` it from another one."""
+        thread_id = int(conn.connection.dbapi_connection.thread_id())  # type: ignore[union-attr]
+        with self.connection(database_id, details) as killer:
+            killer.exec_driver_sql("KILL QUERY %s", (thread_id,))
+
     def schemas(self, conn: Connection) -> list[str | None]:
         return [None]
 

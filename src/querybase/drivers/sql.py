@@ -246,6 +246,11 @@ class SQLDriver(SQLTemporal, Driver):
         with POOLS.engine(self, database_id, details).connect() as conn:
             yield conn
 
+    def cancel(self, database_id: int, details: dict[str, Any], conn: Connection) -> None:
+        """Stop the statement running on `conn`; called from another thread (query timeout). psycopg's
+        cancel request by default; engines without one override this."""
+        conn.connection.dbapi_connection.cancel()  # type: ignore[union-attr]
+
     # -------------------------------------------------------------------------------------------
     # Describing a database for sync
 

@@ -72,6 +72,9 @@ class SQLiteDriver(SQLDriver):
     def engine_options(self, details: dict[str, Any]) -> dict[str, Any]:
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
 
+    def cancel(self, database_id: int, details: dict[str, Any], conn: Connection) -> None:
+        conn.connection.dbapi_connection.interrupt()  # type: ignore[union-attr]
+
     def humanize_error(self, error: BaseException) -> ConnectionFailure:
         if "unable to open database file" in str(error):
             return DB_FILE_NOT_FOUND

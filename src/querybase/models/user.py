@@ -46,8 +46,9 @@ class User(Base):
     # "personal" for people; "api-key" for the hidden user an API key acts as; "internal" for our own.
     type: Mapped[str] = mapped_column(String(64), default="personal", server_default="personal")
 
+    # Loaded when first used: most requests only need to know who is calling, not their groups.
     memberships: Mapped[list[PermissionsGroupMembership]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
 
     @property

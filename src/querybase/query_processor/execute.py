@@ -2,12 +2,18 @@
 
 The connection stays checked out while the caller consumes rows, and is returned when the iterator is
 exhausted or closed (a client that goes away closes it), so results stream instead of being
-materialized. Rows come in batches of `BATCH_SIZE` tuples: every later step (formatting, the download
-writers) works a batch at a time, column by column, which is what keeps a million-row export fast.
+materialized. A query still running (or being read) after `MB_DB_QUERY_TIMEOUT_MINUTES` (Metabase's
+variable, default 20) is cancelled through its driver, from a timer thread.
+
+Rows come in batches of `BATCH_SIZE` tuples: every later step (formatting, the download writers) works a
+batch at a time, column by column, which is what keeps a million-row export fast.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,6 +23,9 @@ from querybase.drivers.sql import SQLDriver
 from querybase.query_processor.errors import DatabaseError
 
 BATCH_SIZE = 2000
+DEFAULT_TIMEOUT_MINUTES = 20
+
+log = logging.getLogger(__name__)
 
 Batch = list[Sequence[Any]]
 
@@ -25,27 +34,47 @@ class Execution:
     """A running query: `names` of the columns the database returned, and `batches` of rows (lazy)."""
 
     def __init__(
-        self, driver: SQLDriver, database_id: int, details: dict[str, Any], statement: ClauseElement
+        self,
+        driver: SQLDriver,
+        database_id: int,
+        details: dict[str, Any],
+        statement: ClauseElement,
+        *,
+        timeout_seconds: float | None = None,
     ):
+        self.driver = driver
+        self._closed = False
+        self._timed_out = False
+        self._timeout_seconds = query_timeout_seconds() if timeout_seconds is None else timeout_seconds
         self._context = driver.connection(database_id, details)
         conn = self._context.__enter__()
+        self._timer = threading.Timer(
+            self._timeout_seconds, self._time_out, args=(database_id, details, conn)
+        )
+        self._timer.daemon = True
+        self._timer.start()
         try:
             self._result = conn.execution_options(stream_results=True, yield_per=BATCH_SIZE).execute(
                 statement
             )
         except Exception as exc:
+            self._timer.cancel()
             self._context.__exit__(type(exc), exc, exc.__traceback__)
-            raise DatabaseError(driver.humanize_error(exc).message) from exc
+            raise self._error(exc) from exc
         self.names: list[str] = list(self._result.keys())
-        self.driver = driver
-        self._closed = False
+        self._check_time()
 
     def batches(self) -> Iterator[Batch]:
         """Lists of row tuples, at most `BATCH_SIZE` each, none empty."""
         try:
-            yield from self._fetch()
+            for batch in self._fetch():
+                self._check_time()
+                yield batch
+            self._check_time()
+        except DatabaseError:
+            raise
         except Exception as exc:
-            raise DatabaseError(self.driver.humanize_error(exc).message) from exc
+            raise self._error(exc) from exc
         finally:
             self.close()
 
@@ -69,8 +98,36 @@ class Execution:
         for partition in result.partitions(BATCH_SIZE):
             yield [tuple(row) for row in partition]
 
+    def _time_out(self, database_id: int, details: dict[str, Any], conn: Any) -> None:
+        self._timed_out = True
+        try:
+            self.driver.cancel(database_id, details, conn)
+        except Exception:
+            log.exception("could not cancel a query that ran out of time")
+
+    def _check_time(self) -> None:
+        """Some engines end a cancelled statement with a result instead of an error (MySQL's `SLEEP`
+        returns 1): a query that ran out of time fails whatever it answered."""
+        if self._timed_out:
+            self.close()
+            raise self._timeout_error()
+
+    def _timeout_error(self) -> DatabaseError:
+        return DatabaseError(f"Query timed out after {self._timeout_seconds:g} seconds.")
+
+    def _error(self, exc: Exception) -> DatabaseError:
+        if self._timed_out:
+            return self._timeout_error()
+        return DatabaseError(self.driver.humanize_error(exc).message)
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._timer.cancel()
             self._result.close()
             self._context.__exit__(None, None, None)
+
+
+def query_timeout_seconds() -> float:
+    """Metabase's `db-query-timeout-minutes`, normally set with `MB_DB_QUERY_TIMEOUT_MINUTES`."""
+    return float(os.environ.get("MB_DB_QUERY_TIMEOUT_MINUTES") or DEFAULT_TIMEOUT_MINUTES) * 60
