@@ -149,18 +149,8 @@ def test_text_and_boolean_tags_keep_their_value():
 @pytest.mark.parametrize(
     ("the_tag", "error_type", "message"),
     [
-        (tag("card", **{"card-id": 123}), "invalid-parameter", "Card 123 not found."),
+        # Unknown cards and snippets need the app DB: tests/query_processor/test_saved_sources.py.
         (tag("card"), "invalid-parameter", "Invalid :card parameter: missing `:card-id`"),
-        (
-            tag("snippet", **{"snippet-id": 5, "snippet-name": "Orders Filter"}),
-            "invalid-parameter",
-            'Snippet 5 "Orders Filter" not found.',
-        ),
-        (
-            tag("snippet", **{"snippet-name": "x"}),
-            "invalid-parameter",
-            "Unable to resolve Snippet: missing `:snippet-id`",
-        ),
         (tag("colour"), "invalid-parameter", "Don't know how to parse parameter of type :colour"),
         (
             tag("temporal-unit"),

@@ -2,8 +2,1104 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import copy
+import datetime as dt
+import time
+from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from starlette.responses import StreamingResponse
+
+from querybase import jsonutil
+from querybase.api.dataset import (
+    ParameterValuesBody,
+    _parameter_values,
+    failed_body,
+    query_context,
+    run_to_json,
+)
+from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
+from querybase.api.schema import (
+    MbType,
+    NonBlankString,
+    PositiveInt,
+    pr_str,
+    received,
+)
+from querybase.api.table import enum_type
+from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404
+from querybase.jsonutil import JSONResponse
+from querybase.models.base import utcnow
+from querybase.models.card import Card, creator_map, personal_owner_of
+from querybase.models.collection import Collection
+from querybase.models.dashboard import (
+    Dashboard,
+    DashboardCard,
+    DashboardCardSeries,
+    DashboardTab,
+    dashboard_cards,
+    dashboard_json,
+    dashboard_row,
+    dashboard_snapshot,
+    dashboard_tabs,
+    dashcard_json,
+    last_edit_info,
+    mapped_field_ids,
+    series_card_ids,
+    tab_json,
+    template_tags,
+)
+from querybase.models.revision import record_revision
+from querybase.models.user import User
+from querybase.query_processor import process, streaming
+from querybase.query_processor.errors import QueryError
+from querybase.query_processor.parameters import InvalidParameter
+from querybase.query_processor.parameters.dates import datetime_range
+from querybase.query_processor.parameters.values import value_to_number
+from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["dashboard"])
+
+# --- Request bodies.
+
+PARAMETERS_DESCRIPTION = "sequence of parameter must be a map with :id and :type keys"
+
+
+def _parameter_problem(parameter: Any) -> Any:
+    """What is wrong with one dashboard parameter (None when nothing), as malli explains it."""
+    if not isinstance(parameter, dict):
+        return [received("invalid type", parameter)]
+    problems: dict[str, Any] = {}
+    for key in ("id", "type"):
+        if key not in parameter:
+            problems[key] = [received("missing required key", None)]
+    if "id" in parameter and (not isinstance(parameter["id"], str) or not parameter["id"].strip()):
+        problems["id"] = [received("non-blank string", parameter["id"])]
+    if "type" in parameter and (not isinstance(parameter["type"], str) or not parameter["type"]):
+        problems["type"] = [received("should be a keyword or string", parameter["type"])]
+    return problems or None
+
+
+def _explain_parameters(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        return [received("invalid type", value)]
+    return [_parameter_problem(p) for p in value]
+
+
+def _check_parameters(value: Any) -> Any:
+    if not isinstance(value, list) or any(_parameter_problem(p) is not None for p in value):
+        raise ValueError(PARAMETERS_DESCRIPTION)
+    return value
+
+
+Parameters = Annotated[
+    list[dict[str, Any]],
+    BeforeValidator(_check_parameters),
+    MbType(PARAMETERS_DESCRIPTION, _explain_parameters),
+]
+
+
+def _non_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError("integer greater than or equal to zero")
+    return value
+
+
+def _strict_int(value: Any) -> Any:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("integer")
+    return value
+
+
+NonNegativeInt = Annotated[
+    int,
+    BeforeValidator(_strict_int),
+    AfterValidator(_non_negative),
+    MbType(
+        "value must be an integer greater or equal to than zero.",
+        lambda value: [received("value must be an integer greater or equal to than zero.", value)],
+    ),
+]
+Width = Annotated[Literal["fixed", "full"], enum_type("fixed", "full")]
+
+
+class CreateDashboardBody(BaseModel):
+    # Validated even when missing: Metabase explains a missing name as a nil one.
+    name: NonBlankString = Field(None, validate_default=True)
+    description: str | None = None
+    parameters: Parameters | None = None
+    cache_ttl: PositiveInt | None = None
+    collection_id: PositiveInt | None = None
+    collection_position: PositiveInt | None = None
+
+
+class DashcardBody(BaseModel):
+    """A dashboard card in an update: negative ids are new cards."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    size_x: PositiveInt
+    size_y: PositiveInt
+    row: NonNegativeInt
+    col: NonNegativeInt
+    card_id: int | None = None
+    dashboard_tab_id: int | None = None
+    action_id: int | None = None
+    parameter_mappings: list[dict[str, Any]] | None = None
+    inline_parameters: list[str] | None = None
+    series: list[dict[str, Any]] | None = None
+    visualization_settings: dict[str, Any] | None = None
+
+
+class TabBody(BaseModel):
+    id: int
+    name: NonBlankString
+
+
+UNIQUE_MAPS = "value must be seq of maps in which ids are unique"
+
+
+def _element_problems(model: type[BaseModel], item: Any) -> Any:
+    """What is wrong with one element of a list of `model` maps (None when nothing), per key."""
+    if not isinstance(item, dict):
+        return [received("invalid type", item)]
+    try:
+        model.model_validate(item)
+    except ValidationError as error:
+        problems: dict[str, Any] = {}
+        for err in error.errors():
+            key = str(err["loc"][0])
+            if err["type"] == "missing":
+                problems[key] = [received("missing required key", None)]
+                continue
+            field = model.model_fields.get(key)
+            mb_type = next((m for m in field.metadata if isinstance(m, MbType)), None) if field else None
+            problems[key] = (
+                mb_type.explain(err.get("input")) if mb_type else [received(err["msg"], err.get("input"))]
+            )
+        return problems
+    return None
+
+
+def _unique_maps(model: type[BaseModel]) -> Any:
+    """Metabase's `maps-with-unique-key … :id`: a list of `model` maps whose ids are all different."""
+
+    def explain(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            return [received("invalid type", value)]
+        problems = [_element_problems(model, item) for item in value]
+        return problems if any(problems) else [received(UNIQUE_MAPS, value)]
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, list) or any(_element_problems(model, item) for item in value):
+            raise ValueError(UNIQUE_MAPS)
+        ids = [item.get("id") for item in value]
+        if len(set(map(repr, ids))) != len(ids):
+            raise ValueError(UNIQUE_MAPS)
+        return value
+
+    return Annotated[list[model], BeforeValidator(check), MbType(UNIQUE_MAPS, explain)]  # type: ignore[valid-type]
+
+
+Dashcards = _unique_maps(DashcardBody)
+Tabs = _unique_maps(TabBody)
+
+
+class UpdateDashboardBody(BaseModel):
+    name: NonBlankString | None = None
+    description: str | None = None
+    caveats: str | None = None
+    points_of_interest: str | None = None
+    show_in_getting_started: bool | None = None
+    enable_embedding: bool | None = None
+    embedding_type: str | None = None
+    embedding_params: dict[str, Any] | None = None
+    parameters: Parameters | None = None
+    position: PositiveInt | None = None
+    width: Width | None = None
+    archived: bool | None = None
+    collection_id: PositiveInt | None = None
+    collection_position: PositiveInt | None = None
+    cache_ttl: PositiveInt | None = None
+    auto_apply_filters: bool | None = None
+    dashcards: Dashcards | None = None
+    tabs: Tabs | None = None
+
+
+class UpdateCardsBody(BaseModel):
+    cards: Dashcards
+    tabs: Tabs | None = None
+    ordered_tabs: Tabs | None = None
+
+
+class AddCardBody(BaseModel):
+    """The pre-0.47 way to add one card; camelCase names of still older releases are accepted."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    card_id: int | None = None
+    cardId: int | None = None
+    row: NonNegativeInt = 0
+    col: NonNegativeInt = 0
+    size_x: PositiveInt | None = None
+    size_y: PositiveInt | None = None
+    sizeX: PositiveInt | None = None
+    sizeY: PositiveInt | None = None
+    dashboard_tab_id: int | None = None
+    parameter_mappings: list[dict[str, Any]] | None = None
+    series: list[dict[str, Any]] | None = None
+    visualization_settings: dict[str, Any] | None = None
+
+
+class CopyBody(BaseModel):
+    name: NonBlankString | None = None
+    description: str | None = None
+    collection_id: PositiveInt | None = None
+    collection_position: PositiveInt | None = None
+    is_deep_copy: bool | None = False
+
+
+class RunBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    parameters: list[dict[str, Any]] | None = None
+    dashboard_load_id: str | None = None
+    ignore_cache: bool | None = None
+
+
+def _archived() -> NotFound:
+    """Metabase's `check-not-archived` error: changing an archived dashboard's cards, or adding an archived
+    card."""
+    return NotFound({"message": "The object has been archived.", "error_code": "archived"})
+
+
+# Columns PUT sets when present, and those it sets only when not null (as Metabase's update does).
+_PRESENT_KEYS = (
+    "description",
+    "position",
+    "width",
+    "collection_id",
+    "collection_position",
+    "cache_ttl",
+    "embedding_type",
+)
+_NON_NIL_KEYS = (
+    "name",
+    "parameters",
+    "caveats",
+    "points_of_interest",
+    "show_in_getting_started",
+    "enable_embedding",
+    "embedding_params",
+    "auto_apply_filters",
+)
+
+
+# --- Lookups and checks.
+
+
+def _dashboard(db: Session, dashboard_id: int | str) -> Dashboard:
+    """A dashboard by id or by its 21-character entity id (404 otherwise)."""
+    if isinstance(dashboard_id, str) and not dashboard_id.isdigit():
+        found = db.scalar(select(Dashboard).where(Dashboard.entity_id == dashboard_id))
+    else:
+        found = db.get(Dashboard, int(dashboard_id))
+    return check_404(found)
+
+
+def _check_collection(db: Session, collection_id: int | None, user: User) -> None:
+    """Content can go in an existing collection; another user's personal collection is refused."""
+    if collection_id is None:
+        return
+    collection = check_404(db.get(Collection, collection_id))
+    owner = personal_owner_of(db, collection)
+    check_403(owner is None or owner == user.id or user.is_superuser)
+
+
+def _readable(db: Session, dashboard: Dashboard, user: User) -> bool:
+    """Personal collections are private to their owner (admins see everything)."""
+    if dashboard.collection_id is None or user.is_superuser:
+        return True
+    owner = personal_owner_of(db, db.get(Collection, dashboard.collection_id))
+    return owner is None or owner == user.id
+
+
+def _check_readable(db: Session, dashboard: Dashboard, user: User) -> None:
+    check_403(_readable(db, dashboard, user))
+
+
+def _record(db: Session, dashboard: Dashboard, user: User, *, is_creation: bool = False) -> None:
+    db.flush()
+    record_revision(
+        db,
+        model="Dashboard",
+        model_id=dashboard.id,
+        user_id=user.id,
+        snapshot=dashboard_snapshot(db, dashboard),
+        is_creation=is_creation,
+    )
+
+
+def _full(db: Session, dashboard: Dashboard, user: User) -> dict[str, Any]:
+    db.flush()
+    db.refresh(dashboard)
+    return dashboard_json(db, dashboard, user)
+
+
+def _normalized_parameters(parameters: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [dict(p) for p in parameters or []]
+
+
+# --- Dashboard CRUD.
+
+
+@router.post("")
+def create_dashboard(body: CreateDashboardBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
+    """Create a dashboard (in `collection_id`, or the root collection)."""
+    _check_collection(db, body.collection_id, user)
+    dashboard = Dashboard(
+        name=body.name,
+        description=body.description,
+        parameters=_normalized_parameters(body.parameters),
+        creator_id=user.id,
+        cache_ttl=body.cache_ttl,
+        collection_id=body.collection_id,
+        collection_position=body.collection_position,
+    )
+    db.add(dashboard)
+    _record(db, dashboard, user, is_creation=True)
+    return _full(db, dashboard, user)
+
+
+@router.get("")
+def list_dashboards(
+    user: CurrentUser,
+    db: DbSession,
+    f: Annotated[
+        Literal["all", "mine", "archived"] | None, enum_type("all", "mine", "archived"), Query()
+    ] = None,
+) -> list[dict[str, Any]]:
+    """Dashboards ordered by name: `all` (default) and `mine` leave out archived ones; `archived` lists only
+    those."""
+    statement = select(Dashboard).where(Dashboard.archived.is_(f == "archived"))
+    if f == "mine":
+        statement = statement.where(Dashboard.creator_id == user.id)
+    statement = statement.order_by(func.lower(Dashboard.name), Dashboard.id)
+    answer = []
+    for dashboard in db.scalars(statement):
+        if not _readable(db, dashboard, user):
+            continue
+        data = dashboard_row(dashboard)
+        creator = db.get(User, dashboard.creator_id)
+        data["creator"] = creator_map(creator) if creator is not None else None
+        info = last_edit_info(db, dashboard)
+        if info is not None:
+            data["last-edit-info"] = info
+        answer.append(data)
+    return answer
+
+
+@router.get("/{dashboard_id}")
+def get_dashboard(dashboard_id: str, user: CurrentUser, db: DbSession) -> dict[str, Any]:
+    """A dashboard (by id or entity id) with its cards, tabs and parameter fields."""
+    if not (dashboard_id.isdigit() or len(dashboard_id) == 21):
+        raise NotFound(NO_SUCH_ENDPOINT)
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    return dashboard_json(db, dashboard, user)
+
+
+@router.put("/{dashboard_id}")
+def update_dashboard(
+    dashboard_id: int, body: UpdateDashboardBody, user: CurrentUser, db: DbSession
+) -> dict[str, Any]:
+    """Update a dashboard; `dashcards` (with `tabs`) replace all its cards and tabs when present."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    sent = body.model_fields_set
+    if "dashcards" in sent and dashboard.archived:
+        raise _archived()
+    if "collection_id" in sent and body.collection_id != dashboard.collection_id:
+        _check_collection(db, body.collection_id, user)
+    if body.archived is not None and body.archived != dashboard.archived:
+        # Archiving moves a dashboard to the Trash; its collection is kept for restoring.
+        dashboard.archived = body.archived
+        dashboard.archived_directly = body.archived
+        _archive_dashboard_questions(db, dashboard)
+        sent = sent - {"collection_id"} if body.archived else sent
+    for key in _PRESENT_KEYS:
+        if key in sent:
+            setattr(dashboard, key, getattr(body, key))
+    for key in _NON_NIL_KEYS:
+        if key in sent and getattr(body, key) is not None:
+            value = getattr(body, key)
+            setattr(dashboard, key, _normalized_parameters(value) if key == "parameters" else value)
+    if "dashcards" in sent:
+        _replace_cards(db, dashboard, body.dashcards or [], body.tabs if "tabs" in sent else None)
+    dashboard.updated_at = utcnow()
+    _record(db, dashboard, user)
+    return _full(db, dashboard, user)
+
+
+def _archive_dashboard_questions(db: Session, dashboard: Dashboard) -> None:
+    """Questions saved in the dashboard follow it into and out of the Trash."""
+    for card in db.scalars(select(Card).where(Card.dashboard_id == dashboard.id)):
+        if dashboard.archived and not card.archived:
+            card.archived, card.archived_directly = True, False
+        elif not dashboard.archived and card.archived and not card.archived_directly:
+            card.archived = False
+
+
+@router.delete("/{dashboard_id}", status_code=204)
+def delete_dashboard(dashboard_id: int, user: CurrentUser, db: DbSession) -> Response:
+    """Delete a dashboard for good (archiving is `PUT {"archived": true}`)."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    _delete_dashcards(db, [dc.id for dc in dashboard_cards(db, dashboard.id)])
+    db.execute(delete(DashboardTab).where(DashboardTab.dashboard_id == dashboard.id))
+    db.execute(delete(Card).where(Card.dashboard_id == dashboard.id))
+    db.delete(dashboard)
+    return Response(status_code=204)
+
+
+@router.post("/{dashboard_id}/copy")
+def copy_dashboard(
+    dashboard_id: int, user: CurrentUser, db: DbSession, body: CopyBody | None = None
+) -> dict[str, Any]:
+    """Copy a dashboard with its tabs and cards. A deep copy also copies the questions; dashboard questions
+    are always copied."""
+    body = body or CopyBody()
+    original = _dashboard(db, dashboard_id)
+    _check_readable(db, original, user)
+    _check_collection(db, body.collection_id, user)
+    deep = bool(body.is_deep_copy)
+    if body.is_deep_copy is False and db.scalar(
+        select(func.count()).where(Card.dashboard_id == original.id, Card.archived.is_(False))
+    ):
+        raise BadRequest(
+            "You cannot do a shallow copy of this dashboard because it contains Dashboard Questions."
+        )
+    new = Dashboard(
+        name=body.name or original.name,
+        description=body.description if body.description is not None else original.description,
+        parameters=copy.deepcopy(original.parameters or []),
+        creator_id=user.id,
+        collection_id=body.collection_id,
+        collection_position=body.collection_position,
+        width=original.width,
+    )
+    db.add(new)
+    db.flush()
+    tab_ids: dict[int, int] = {}
+    for tab in dashboard_tabs(db, original.id):
+        new_tab = DashboardTab(dashboard_id=new.id, name=tab.name, position=tab.position)
+        db.add(new_tab)
+        db.flush()
+        tab_ids[tab.id] = new_tab.id
+    copied: dict[int, int] = {}
+
+    def card_for(card_id: int) -> int | None:
+        card = db.get(Card, card_id)
+        if card is None or card.archived:
+            return None
+        if not (card.dashboard_id is not None or (deep and card.type != "model")):
+            return card.id
+        if card_id not in copied:
+            copied[card_id] = _duplicate_card(db, card, new, body.collection_id, original, user).id
+        return copied[card_id]
+
+    for dashcard in dashboard_cards(db, original.id):
+        if dashcard.action_id is not None:
+            continue
+        card_id = card_for(dashcard.card_id) if dashcard.card_id is not None else None
+        if dashcard.card_id is not None and card_id is None:
+            continue
+        series = [new_id for old in series_card_ids(db, dashcard.id) if (new_id := card_for(old)) is not None]
+        mappings = [
+            {**m, "card_id": copied.get(m["card_id"], m["card_id"])}
+            if isinstance(m.get("card_id"), int)
+            else m
+            for m in dashcard.parameter_mappings or []
+        ]
+        _add_dashcard(
+            db,
+            new,
+            card_id=card_id,
+            tab_id=tab_ids.get(dashcard.dashboard_tab_id) if dashcard.dashboard_tab_id else None,
+            row=dashcard.row,
+            col=dashcard.col,
+            size_x=dashcard.size_x,
+            size_y=dashcard.size_y,
+            parameter_mappings=mappings,
+            visualization_settings=copy.deepcopy(dashcard.visualization_settings or {}),
+            inline_parameters=dashcard.inline_parameters,
+            series=series,
+        )
+    _record(db, new, user, is_creation=True)
+    db.refresh(new)
+    return dashboard_row(new)
+
+
+def _duplicate_card(
+    db: Session, card: Card, dashboard: Dashboard, collection_id: int | None, original: Dashboard, user: User
+) -> Card:
+    """A copy of `card` for a copied dashboard ("- Duplicate" added when it stays in the same collection)."""
+    columns = {c.key: getattr(card, c.key) for c in Card.__table__.columns}
+    for key in (
+        "id",
+        "entity_id",
+        "created_at",
+        "updated_at",
+        "public_uuid",
+        "made_public_by_id",
+        "view_count",
+    ):
+        columns.pop(key, None)
+    columns.update(creator_id=user.id, collection_id=collection_id, last_used_at=None)
+    if original.collection_id == collection_id:
+        columns["name"] = f"{card.name} - Duplicate"
+    if card.dashboard_id is not None:
+        columns["dashboard_id"] = dashboard.id
+    duplicate = Card(**copy.deepcopy(columns))
+    db.add(duplicate)
+    db.flush()
+    return duplicate
+
+
+# --- Dashboard cards and tabs.
+
+
+def _add_dashcard(
+    db: Session,
+    dashboard: Dashboard,
+    *,
+    card_id: int | None,
+    tab_id: int | None,
+    row: int,
+    col: int,
+    size_x: int,
+    size_y: int,
+    parameter_mappings: list[dict[str, Any]] | None,
+    visualization_settings: dict[str, Any] | None,
+    inline_parameters: list[str] | None = None,
+    series: list[int] | None = None,
+    action_id: int | None = None,
+) -> DashboardCard:
+    dashcard = DashboardCard(
+        dashboard_id=dashboard.id,
+        dashboard_tab_id=tab_id,
+        card_id=card_id,
+        action_id=action_id,
+        row=row,
+        col=col,
+        size_x=size_x,
+        size_y=size_y,
+        parameter_mappings=parameter_mappings or [],
+        visualization_settings=visualization_settings or {},
+        inline_parameters=inline_parameters or [],
+    )
+    db.add(dashcard)
+    db.flush()
+    _set_series(db, dashcard, series or [])
+    return dashcard
+
+
+def _set_series(db: Session, dashcard: DashboardCard, card_ids: list[int]) -> None:
+    db.execute(delete(DashboardCardSeries).where(DashboardCardSeries.dashboardcard_id == dashcard.id))
+    for position, card_id in enumerate(card_ids):
+        db.add(DashboardCardSeries(dashboardcard_id=dashcard.id, card_id=card_id, position=position))
+
+
+def _delete_dashcards(db: Session, ids: list[int]) -> None:
+    if ids:
+        db.execute(delete(DashboardCardSeries).where(DashboardCardSeries.dashboardcard_id.in_(ids)))
+        db.execute(delete(DashboardCard).where(DashboardCard.id.in_(ids)))
+
+
+def _usable_card(db: Session, card_id: int, dashboard: Dashboard) -> Card:
+    """A card that may go on `dashboard`: it exists, is not archived and is not another dashboard's
+    question."""
+    card = check_404(db.get(Card, card_id))
+    if card.archived:
+        raise _archived()
+    if card.dashboard_id is not None and card.dashboard_id != dashboard.id:
+        raise BadRequest("Invalid Request.")
+    return card
+
+
+def _series_ids(db: Session, series: list[dict[str, Any]] | None, dashboard: Dashboard) -> list[int]:
+    ids = []
+    for item in series or []:
+        card_id = item.get("id")
+        if not isinstance(card_id, int) or isinstance(card_id, bool):
+            raise BadRequest({"errors": {"series": "value must be a sequence of maps with a card id."}})
+        ids.append(_usable_card(db, card_id, dashboard).id)
+    return ids
+
+
+def _replace_cards(
+    db: Session, dashboard: Dashboard, cards: list[DashcardBody], tabs: list[TabBody] | None
+) -> None:
+    """Make the dashboard's cards (and tabs, when sent) exactly the ones given: negative ids are new,
+    omitted ones are deleted."""
+    tab_ids: dict[int, int] = {}
+    if tabs is not None:
+        tab_ids = _replace_tabs(db, dashboard, tabs)
+        if len(tabs) == 1:
+            for card in cards:
+                if card.dashboard_tab_id is None:
+                    card.dashboard_tab_id = tabs[0].id
+        if tabs and any(card.dashboard_tab_id is None for card in cards):
+            raise BadRequest("This dashboard has tab, makes sure every card has a tab")
+    current = {dc.id: dc for dc in dashboard_cards(db, dashboard.id)}
+    existing_tabs = {tab.id for tab in dashboard_tabs(db, dashboard.id)}
+    keep = {c.id for c in cards if c.id in current}
+    _delete_dashcards(db, [dc_id for dc_id in current if dc_id not in keep])
+    for card in cards:
+        tab_id = tab_ids.get(card.dashboard_tab_id, card.dashboard_tab_id) if card.dashboard_tab_id else None
+        if tab_id is not None and tab_id not in existing_tabs:
+            raise BadRequest("Invalid Request.")
+        if card.id in current:
+            dashcard = current[card.id]
+            _update_dashcard(db, dashboard, dashcard, card, tab_id)
+            continue
+        if card.id >= 0:
+            raise NotFound()
+        card_id = _usable_card(db, card.card_id, dashboard).id if card.card_id is not None else None
+        _add_dashcard(
+            db,
+            dashboard,
+            card_id=card_id,
+            tab_id=tab_id,
+            row=card.row,
+            col=card.col,
+            size_x=card.size_x,
+            size_y=card.size_y,
+            parameter_mappings=card.parameter_mappings,
+            visualization_settings=card.visualization_settings,
+            inline_parameters=card.inline_parameters,
+            series=_series_ids(db, card.series, dashboard),
+            action_id=card.action_id,
+        )
+
+
+def _update_dashcard(
+    db: Session, dashboard: Dashboard, dashcard: DashboardCard, card: DashcardBody, tab_id: int | None
+) -> None:
+    sent = card.model_fields_set
+    dashcard.row, dashcard.col, dashcard.size_x, dashcard.size_y = (
+        card.row,
+        card.col,
+        card.size_x,
+        card.size_y,
+    )
+    dashcard.dashboard_tab_id = tab_id
+    if "card_id" in sent and card.card_id != dashcard.card_id:
+        dashcard.card_id = _usable_card(db, card.card_id, dashboard).id if card.card_id is not None else None
+    if "parameter_mappings" in sent:
+        dashcard.parameter_mappings = card.parameter_mappings or []
+    if "visualization_settings" in sent:
+        dashcard.visualization_settings = card.visualization_settings or {}
+    if "inline_parameters" in sent:
+        dashcard.inline_parameters = card.inline_parameters or []
+    if "action_id" in sent:
+        dashcard.action_id = card.action_id
+    if "series" in sent:
+        _set_series(db, dashcard, _series_ids(db, card.series, dashboard))
+    dashcard.updated_at = utcnow()
+
+
+def _replace_tabs(db: Session, dashboard: Dashboard, tabs: list[TabBody]) -> dict[int, int]:
+    """Make the dashboard's tabs the given ones, in order; returns the new ids of negative-id tabs (the
+    cards of deleted tabs go with them)."""
+    current = {tab.id: tab for tab in dashboard_tabs(db, dashboard.id)}
+    kept = {tab.id for tab in tabs if tab.id in current}
+    gone = [tab_id for tab_id in current if tab_id not in kept]
+    if gone:
+        doomed = select(DashboardCard.id).where(DashboardCard.dashboard_tab_id.in_(gone))
+        _delete_dashcards(db, list(db.scalars(doomed)))
+        db.execute(delete(DashboardTab).where(DashboardTab.id.in_(gone)))
+    new_ids: dict[int, int] = {}
+    for position, tab in enumerate(tabs):
+        if tab.id in current:
+            current[tab.id].name, current[tab.id].position = tab.name, position
+        elif tab.id < 0:
+            created = DashboardTab(dashboard_id=dashboard.id, name=tab.name, position=position)
+            db.add(created)
+            db.flush()
+            new_ids[tab.id] = created.id
+        else:
+            raise NotFound()
+    return new_ids
+
+
+@router.post("/{dashboard_id}/cards")
+def add_card(dashboard_id: int, body: AddCardBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
+    """Add one card (or a virtual card) to a dashboard: the API of Metabase 0.46 and older."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    if dashboard.archived:
+        raise _archived()
+    card_id = body.card_id if body.card_id is not None else body.cardId
+    if card_id is not None:
+        _usable_card(db, card_id, dashboard)
+    tab_id = body.dashboard_tab_id
+    if tab_id is not None:
+        tab = db.get(DashboardTab, tab_id)
+        if tab is None or tab.dashboard_id != dashboard.id:
+            raise BadRequest("Invalid Request.")
+    dashcard = _add_dashcard(
+        db,
+        dashboard,
+        card_id=card_id,
+        tab_id=tab_id,
+        row=body.row,
+        col=body.col,
+        size_x=body.size_x or body.sizeX or 4,
+        size_y=body.size_y or body.sizeY or 4,
+        parameter_mappings=body.parameter_mappings,
+        visualization_settings=body.visualization_settings,
+        series=_series_ids(db, body.series, dashboard),
+    )
+    dashboard.updated_at = utcnow()
+    _record(db, dashboard, user)
+    db.refresh(dashcard)
+    return dashcard_json(db, dashcard, user)
+
+
+@router.put("/{dashboard_id}/cards")
+def update_cards(
+    dashboard_id: int, body: UpdateCardsBody, user: CurrentUser, db: DbSession
+) -> dict[str, Any]:
+    """(Deprecated in Metabase) replace a dashboard's cards and tabs: `{"cards": [...], "tabs": [...]}`."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    if dashboard.archived:
+        raise _archived()
+    sent = body.model_fields_set
+    tabs = body.tabs if "tabs" in sent else (body.ordered_tabs if "ordered_tabs" in sent else None)
+    _replace_cards(db, dashboard, body.cards, tabs)
+    dashboard.updated_at = utcnow()
+    _record(db, dashboard, user)
+    db.flush()
+    return {
+        "cards": [dashcard_json(db, dc, user) for dc in dashboard_cards(db, dashboard.id)],
+        "tabs": [tab_json(tab) for tab in dashboard_tabs(db, dashboard.id)],
+    }
+
+
+@router.delete("/{dashboard_id}/cards", status_code=204)
+def remove_card(
+    dashboard_id: int,
+    user: CurrentUser,
+    db: DbSession,
+    dashcardId: Annotated[PositiveInt, Query()],
+) -> Response:
+    """Remove one card from a dashboard: the API of Metabase 0.46 and older."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    dashcard = db.get(DashboardCard, dashcardId)
+    if dashcard is None or dashcard.dashboard_id != dashboard.id:
+        raise NotFound()
+    _delete_dashcards(db, [dashcard.id])
+    dashboard.updated_at = utcnow()
+    _record(db, dashboard, user)
+    return Response(status_code=204)
+
+
+# --- Parameter values.
+
+
+def _dashboard_parameter(dashboard: Dashboard, parameter_id: str) -> dict[str, Any]:
+    for parameter in dashboard.parameters or []:
+        if isinstance(parameter, dict) and parameter.get("id") == parameter_id:
+            return parameter
+    raise BadRequest(f"Dashboard does not have a parameter with ID {pr_str(parameter_id)}.")
+
+
+def _param_values(db: Session, dashboard_id: int, param_key: str, needle: str | None) -> dict[str, Any]:
+    dashboard = _dashboard(db, dashboard_id)
+    parameter = _dashboard_parameter(dashboard, param_key)
+    field_ids = mapped_field_ids(db, param_key, dashboard_cards(db, dashboard.id))
+    return _parameter_values(db, ParameterValuesBody(parameter=parameter, field_ids=field_ids), needle)
+
+
+@router.get("/{dashboard_id}/params/{param_key}/values")
+def get_param_values(dashboard_id: int, param_key: str, user: CurrentUser, db: DbSession) -> dict[str, Any]:
+    """The choices of a dashboard filter: its static list, or the cached values of its mapped fields."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    return _param_values(db, dashboard_id, param_key, None)
+
+
+@router.get("/{dashboard_id}/params/{param_key}/search/{query}")
+def search_param_values(
+    dashboard_id: int, param_key: str, query: str, user: CurrentUser, db: DbSession
+) -> dict[str, Any]:
+    """The choices of a dashboard filter that contain `query`."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    return _param_values(db, dashboard_id, param_key, query)
+
+
+# --- Running a dashboard card.
+
+
+def _dashcard_card(
+    db: Session, dashboard_id: int, dashcard_id: int, card_id: int, user: User
+) -> tuple[Dashboard, DashboardCard, Card]:
+    """The dashboard, its dashcard and the card (the dashcard's own or one of its series), or 404."""
+    dashboard = _dashboard(db, dashboard_id)
+    _check_readable(db, dashboard, user)
+    dashcard = db.get(DashboardCard, dashcard_id)
+    if dashcard is None or dashcard.dashboard_id != dashboard.id:
+        raise NotFound()
+    if card_id != dashcard.card_id and card_id not in series_card_ids(db, dashcard.id):
+        raise NotFound()
+    return dashboard, dashcard, check_404(db.get(Card, card_id))
+
+
+def _resolve_parameters(
+    dashboard: Dashboard, dashcard: DashboardCard, card: Card, sent: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The card's parameters for this run: each dashboard parameter with a value (sent, else its default)
+    aimed at the card's target from the dashcard's mappings."""
+    by_id = {p["id"]: p for p in dashboard.parameters or [] if isinstance(p, dict) and "id" in p}
+    values: dict[str, dict[str, Any]] = {}
+    for param in sent:
+        param_id = param.get("id")
+        if param_id not in by_id:
+            raise BadRequest(f"Dashboard does not have a parameter with ID {pr_str(param_id)}.")
+        values[param_id] = param
+    resolved = []
+    for param_id, declared in by_id.items():
+        given = values.get(param_id)
+        value = given.get("value") if given is not None else declared.get("default")
+        if value is None or value == []:
+            continue
+        for mapping in dashcard.parameter_mappings or []:
+            if mapping.get("parameter_id") != param_id or mapping.get("card_id", card.id) != card.id:
+                continue
+            resolved.append(
+                {
+                    "id": param_id,
+                    "type": (given or {}).get("type") or declared.get("type"),
+                    "value": value,
+                    "target": mapping.get("target"),
+                    "options": declared.get("options"),
+                }
+            )
+    return resolved
+
+
+def _card_query(
+    db: Session, dashboard: Dashboard, dashcard: DashboardCard, card: Card, sent: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The card's query with the dashboard's parameter values applied."""
+    query = process.normalize_query(copy.deepcopy(card.dataset_query))
+    parameters = _resolve_parameters(dashboard, dashcard, card, sent)
+    if query.get("type") == "native":
+        tags = template_tags(query)
+        query["parameters"] = [p for p in parameters if _tag_target(p["target"]) in tags]
+        return query
+    for param in parameters:
+        condition = _mbql_filter(param)
+        if condition is None:
+            continue
+        stage = _stage(query["query"], param["target"])
+        current = stage.get("filter")
+        stage["filter"] = ["and", current, condition] if current else condition
+    return query
+
+
+def _tag_target(target: Any) -> str | None:
+    ref = target[1] if isinstance(target, list) and len(target) >= 2 else None
+    if isinstance(ref, list) and len(ref) == 2 and ref[0] == "template-tag" and isinstance(ref[1], str):
+        return ref[1]
+    return None
+
+
+def _stage(inner: dict[str, Any], target: Any) -> dict[str, Any]:
+    """The stage a target's `stage-number` names (negative counts from the last), else the last one."""
+    stages = [inner]
+    while isinstance(stages[0].get("source-query"), dict):
+        stages.insert(0, stages[0]["source-query"])
+    options = (
+        target[2] if isinstance(target, list) and len(target) > 2 and isinstance(target[2], dict) else {}
+    )
+    number = options.get("stage-number")
+    if isinstance(number, int) and -len(stages) <= number < len(stages):
+        return stages[number]
+    return stages[-1]
+
+
+def _field_ref(target: Any) -> list[Any] | None:
+    if not isinstance(target, list) or len(target) < 2 or target[0] != "dimension":
+        return None
+    ref = target[1]
+    if not isinstance(ref, list) or len(ref) < 2 or ref[0] not in ("field", "expression"):
+        return None
+    if ref[0] == "field" and isinstance(ref[1], dict) and len(ref) > 2:
+        return ["field", ref[2], ref[1]]
+    return ref
+
+
+def _mbql_filter(param: dict[str, Any]) -> list[Any] | None:
+    """An MBQL filter for a dashboard parameter value aimed at a field (Metabase's `params->mbql`)."""
+    ref = _field_ref(param["target"])
+    if ref is None:
+        return None
+    kind = str(param.get("type") or "category")
+    section, _, op = kind.partition("/")
+    values = param["value"] if isinstance(param["value"], list) else [param["value"]]
+    if section == "number":
+        values = [value_to_number(v) if isinstance(v, str) else v for v in values]
+        flat: list[Any] = []
+        for v in values:
+            flat.extend(v if isinstance(v, list) else [v])
+        values = flat
+    if section == "date":
+        return _date_filter(ref, str(values[0]))
+    if section == "temporal-unit":
+        return None
+    options = param.get("options") if isinstance(param.get("options"), dict) else None
+    if op in ("contains", "does-not-contain", "starts-with", "ends-with"):
+        clauses = [[op, ref, v, options] if options else [op, ref, v] for v in values]
+        if len(clauses) == 1:
+            return clauses[0]
+        return ["and" if op == "does-not-contain" else "or", *clauses]
+    if op == "between":
+        low, high = [*values, None, None][:2]
+        if low is None:
+            return ["<=", ref, high]
+        if high is None:
+            return [">=", ref, low]
+        return ["between", ref, low, high]
+    if op in (">=", "<="):
+        return [op, ref, values[0]]
+    if op == "!=":
+        return ["!=", ref, *values]
+    return ["=", ref, *values]
+
+
+def _date_filter(ref: list[Any], value: str) -> list[Any]:
+    start, end = datetime_range(value, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    clauses = []
+    if start is not None:
+        clauses.append([">=", ref, start.isoformat()])
+    if end is not None:
+        clauses.append(["<", ref, end.isoformat()])
+    if not clauses:
+        raise InvalidParameter(f"Don't know how to parse date param '{value}' — invalid format")
+    return clauses[0] if len(clauses) == 1 else ["and", *clauses]
+
+
+@router.post("/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query", status_code=202)
+def run_dashcard(
+    dashboard_id: int,
+    dashcard_id: int,
+    card_id: int,
+    user: CurrentUser,
+    db: DbSession,
+    settings: SettingsDep,
+    body: RunBody | None = None,
+) -> JSONResponse:
+    """Run a dashboard card's question with the dashboard's filter values (202 whether it succeeds or not)."""
+    dashboard, dashcard, card = _dashcard_card(db, dashboard_id, dashcard_id, card_id, user)
+    sent = (body.parameters if body is not None else None) or []
+    ctx = query_context(db, user, settings, card.dataset_query, "dashboard")
+    started, started_at = time.monotonic(), utcnow()
+    try:
+        query = _card_query(db, dashboard, dashcard, card, sent)
+    except QueryError as error:
+        return JSONResponse(failed_body(card.dataset_query, error, started, started_at), status_code=202)
+    answer = run_to_json(db, ctx, query, "dashboard")
+    answer["card_id"] = card.id
+    answer["dashboard_id"] = dashboard.id
+    return JSONResponse(answer, status_code=202)
+
+
+async def _export_parameters(request: Request) -> tuple[list[dict[str, Any]], bool]:
+    """The `parameters` and `format_rows` of a download: a form (`parameters` as a JSON string) or JSON."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        fields = body if isinstance(body, dict) else {}
+    else:
+        fields = dict(await request.form())
+    parameters = fields.get("parameters")
+    if isinstance(parameters, str):
+        try:
+            parameters = jsonutil.loads(parameters) if parameters.strip() else []
+        except ValueError:
+            raise BadRequest({"errors": {"parameters": "value must be a valid JSON string."}}) from None
+    if parameters is not None and not (
+        isinstance(parameters, list) and all(isinstance(p, dict) for p in parameters)
+    ):
+        raise BadRequest(
+            {"errors": {"parameters": "nullable sequence of value must be a parameter map with an 'id' key"}}
+        )
+    format_rows = str(fields.get("format_rows", "false")).lower() == "true"
+    return parameters or [], format_rows
+
+
+@router.post("/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query/{export_format}")
+async def download_dashcard(
+    dashboard_id: int,
+    dashcard_id: int,
+    card_id: int,
+    export_format: str,
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    """Download a dashboard card's results as `csv`, `json` or `xlsx`, with the dashboard's filter values."""
+    if export_format not in streaming.EXPORT_FORMATS:
+        raise NotFound(NO_SUCH_ENDPOINT)
+    parameters, format_rows = await _export_parameters(request)
+    return await run_in_threadpool(
+        _download,
+        db,
+        user,
+        settings,
+        (dashboard_id, dashcard_id, card_id),
+        parameters,
+        export_format,
+        format_rows,
+    )
+
+
+def _download(
+    db: Session,
+    user: User,
+    settings: Settings,
+    ids: tuple[int, int, int],
+    parameters: list[dict[str, Any]],
+    export_format: str,
+    format_rows: bool,
+) -> Response:
+    dashboard, dashcard, card = _dashcard_card(db, *ids, user)
+    ctx = query_context(db, user, settings, card.dataset_query, f"{export_format}-download")
+    started, started_at = time.monotonic(), utcnow()
+    try:
+        query = _card_query(db, dashboard, dashcard, card, parameters)
+        prepared = process.prepare(ctx, query, download=True)
+        db.commit()
+        result = process.run(prepared)
+    except QueryError as error:
+        return JSONResponse(failed_body(card.dataset_query, error, started, started_at), status_code=400)
+    body = streaming.stream(
+        export_format,
+        result.cols,
+        result.batches,
+        format_rows=format_rows,
+        visualization_settings=card.visualization_settings,
+    )
+    headers = streaming.download_headers(export_format, streaming.card_filename_prefix(card.name))
+    return StreamingResponse(body, headers=headers)

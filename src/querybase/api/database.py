@@ -19,6 +19,9 @@ from querybase.drivers import get_driver
 from querybase.drivers.base import ConnectionFailure
 from querybase.drivers.sql import POOLS, SQLDriver
 from querybase.errors import BadRequest, NotFound, PaymentRequired, check_403, check_404
+from querybase.models.card import Card
+from querybase.models.collection import Collection
+from querybase.models.collection import can_read as can_read_collection
 from querybase.models.database import (
     Database,
     Field,
@@ -32,6 +35,7 @@ from querybase.models.database import (
     table_json,
 )
 from querybase.models.user import User
+from querybase.query_processor.saved import SAVED_QUESTIONS_DB_ID
 
 router = APIRouter(route_class=MetabaseRoute, tags=["database"])
 
@@ -217,7 +221,133 @@ def list_databases(
         data.append(item)
     if include_only_uploadable:
         data = []
+    elif saved and _saved_question_cards(db, user, types=("question",)):
+        data.append(saved_questions_database(db, user, include_tables=include == "tables", fields=False))
     return {"data": data, "total": len(data)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The "Saved Questions" virtual database: saved questions and models shown as tables (`card__N`) of a
+# database -1337, grouped in schemas named after their collections.
+
+ROOT_COLLECTION_SCHEMA = "Everything else"
+
+
+def _saved_question_cards(db: DbSession, user: User, *, types: tuple[str, ...]) -> list[Card]:
+    """Cards that may be used as a source: not archived, with result metadata, in a collection the user
+    may read (others' personal collections are private), by name."""
+    query = (
+        select(Card)
+        .where(Card.archived.is_(False), Card.result_metadata.is_not(None), Card.type.in_(types))
+        .order_by(func.lower(Card.name), Card.id)
+    )
+    readable: dict[int, bool] = {}
+
+    def can_read(collection_id: int | None) -> bool:
+        if collection_id is None or user.is_superuser:
+            return True
+        if collection_id not in readable:
+            collection = db.get(Collection, collection_id)
+            readable[collection_id] = collection is not None and can_read_collection(db, user, collection)
+        return readable[collection_id]
+
+    return [c for c in db.scalars(query) if isinstance(c.result_metadata, list) and can_read(c.collection_id)]
+
+
+def virtual_table(db: DbSession, card: Card, *, fields: bool) -> dict[str, Any]:
+    """A card as a table of the Saved Questions database (Metabase's `card->virtual-table`)."""
+    collection = db.get(Collection, card.collection_id) if card.collection_id is not None else None
+    table_id = f"card__{card.id}"
+    table: dict[str, Any] = {
+        "id": table_id,
+        "db_id": card.database_id,
+        "display_name": card.name,
+        "schema": collection.name if collection is not None else ROOT_COLLECTION_SCHEMA,
+        "moderated_status": None,
+        "description": card.description,
+        "entity_id": card.entity_id,
+        "metrics": None,
+        "type": card.type,
+    }
+    if fields:
+        table["fields"] = [
+            {
+                **column,
+                "table_id": table_id,
+                "id": column.get("id")
+                if isinstance(column.get("id"), int)
+                else ["field", column.get("name"), {"base-type": column.get("base_type") or "type/*"}],
+                "semantic_type": column.get("semantic_type"),
+            }
+            for column in card.result_metadata or []
+            if isinstance(column, dict)
+        ]
+    return table
+
+
+def saved_questions_database(
+    db: DbSession, user: User, *, include_tables: bool, fields: bool
+) -> dict[str, Any]:
+    """Metabase's virtual database map: `{name, id: -1337, features, is_saved_questions}`, with `tables` (its
+    saved questions; models are listed under `/datasets`) when asked."""
+    data: dict[str, Any] = {
+        "name": "Saved Questions",
+        "id": SAVED_QUESTIONS_DB_ID,
+        "features": ["basic-aggregations"],
+        "is_saved_questions": True,
+    }
+    if include_tables:
+        cards = _saved_question_cards(db, user, types=("question",))
+        data["tables"] = [virtual_table(db, c, fields=fields) for c in cards]
+    return data
+
+
+def _virtual_schemas(db: DbSession, user: User, card_type: str) -> list[str]:
+    """The names of the collections holding usable cards of `card_type` ("Everything else" for the root)."""
+    tables = [virtual_table(db, c, fields=False) for c in _saved_question_cards(db, user, types=(card_type,))]
+    return sorted({t["schema"] for t in tables}, key=str.lower)
+
+
+def _virtual_schema_tables(db: DbSession, user: User, card_type: str, schema: str) -> list[dict[str, Any]]:
+    """The usable cards of `card_type` in the collections named `schema` (the root collection for "Everything
+    else"); 404 when no collection has that name."""
+    if schema == ROOT_COLLECTION_SCHEMA:
+        wanted: set[int | None] = {None}
+    else:
+        wanted = set(db.scalars(select(Collection.id).where(Collection.name == schema)))
+        check_404(wanted or None)
+    cards = _saved_question_cards(db, user, types=(card_type,))
+    return [virtual_table(db, c, fields=False) for c in cards if c.collection_id in wanted]
+
+
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/metadata")
+def get_saved_questions_metadata(user: CurrentUser, db: DbSession) -> dict[str, Any]:
+    """The Saved Questions database with its saved questions as tables, with their fields."""
+    return saved_questions_database(db, user, include_tables=True, fields=True)
+
+
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/schemas")
+def list_saved_questions_schemas(user: CurrentUser, db: DbSession) -> list[str]:
+    """The collections (by name) that hold saved questions, as schemas."""
+    return _virtual_schemas(db, user, "question")
+
+
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/schema/{{schema}}")
+def list_saved_questions_schema_tables(schema: str, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
+    """The saved questions of one collection (by name) as tables."""
+    return _virtual_schema_tables(db, user, "question", schema)
+
+
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/datasets")
+def list_saved_models_schemas(user: CurrentUser, db: DbSession) -> list[str]:
+    """The collections (by name) that hold models, as schemas."""
+    return _virtual_schemas(db, user, "model")
+
+
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/datasets/{{schema}}")
+def list_saved_models_schema_tables(schema: str, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
+    """The models of one collection (by name) as tables."""
+    return _virtual_schema_tables(db, user, "model", schema)
 
 
 @router.post("")

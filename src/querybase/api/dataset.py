@@ -23,7 +23,7 @@ from querybase.jsonutil import JSONResponse
 from querybase.models.base import utcnow
 from querybase.models.database import Database, Field, Table, database_json
 from querybase.models.user import User
-from querybase.query_processor import process, streaming
+from querybase.query_processor import process, saved, streaming
 from querybase.query_processor.context import Metadata, QueryContext
 from querybase.query_processor.errors import QueryError
 from querybase.settings.registry import Settings
@@ -45,7 +45,10 @@ def query_context(
                 "specific-errors": {"database": ["value must be an integer greater than zero."]},
             }
         )
-    database = db.get(Database, database_id)
+    if database_id == saved.SAVED_QUESTIONS_DB_ID:
+        # A query of the "Saved Questions" virtual database runs on its source card's database.
+        database_id = saved.saved_questions_database_id(db, query)
+    database = db.get(Database, database_id) if database_id is not None else None
     driver = get_driver(database.engine) if database is not None else None
     if database is None or driver is None:
         raise NotFound()

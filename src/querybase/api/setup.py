@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import AfterValidator, BaseModel
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, or_, select
 
 from querybase import sync
 from querybase.api.database import (
@@ -159,7 +159,16 @@ def get_admin_checklist(
 ) -> list[dict[str, Any]]:
     """The setup checklist of Metabase's admin panel (0.46-0.54 shape), computed from this instance."""
     users = db.scalar(select(func.count()).select_from(User).where(User.type == "personal")) or 0
-    has_collection = bool(db.scalar(select(exists().where(Collection.personal_owner_id.is_(None)))))
+    has_collection = bool(
+        db.scalar(
+            select(
+                exists().where(
+                    Collection.personal_owner_id.is_(None),
+                    or_(Collection.type.is_(None), Collection.type != "trash"),
+                )
+            )
+        )
+    )
     has_database = bool(db.scalar(select(exists().where(Database.is_sample.is_(False)))))
     has_hidden_table = bool(db.scalar(select(exists().where(Table.visibility_type.is_not(None)))))
     tables = (

@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, Text, false, true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, Text, false, func, select, true
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from querybase import __version__
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
+from querybase.models.collection import Collection
+from querybase.models.dashboard import Dashboard, DashboardCard
+from querybase.models.revision import Revision
+from querybase.models.user import DEFAULT_COLUMNS, User, user_json
 
 
 class Card(Timestamps, Base):
@@ -58,3 +63,149 @@ class Card(Timestamps, Base):
     view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_used_at: Mapped[dt.datetime | None] = mapped_column()
     card_schema: Mapped[int] = mapped_column(Integer, default=22, server_default="22")
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON views.
+
+
+def collection_map(db: Session, collection: Collection | None) -> dict[str, Any] | None:
+    """The `collection` a card is hydrated with: the row plus `is_personal` (null for the root)."""
+    if collection is None:
+        return None
+    return {
+        "id": collection.id,
+        "name": collection.name,
+        "slug": collection.slug,
+        "description": collection.description,
+        "location": collection.location,
+        "is_personal": personal_owner_of(db, collection) is not None,
+        "personal_owner_id": collection.personal_owner_id,
+        "archived": collection.archived,
+        "archived_directly": collection.archived_directly,
+        "archive_operation_id": collection.archive_operation_id,
+        "authority_level": collection.authority_level,
+        "type": collection.type,
+        "entity_id": collection.entity_id,
+        "namespace": collection.namespace,
+        "is_sample": collection.is_sample,
+        "created_at": collection.created_at,
+    }
+
+
+def personal_owner_of(db: Session, collection: Collection | None) -> int | None:
+    """The owner of the personal collection that is or contains `collection` (None if not personal):
+    `location` is the path of ancestor ids, so the first one is the root of its tree."""
+    if collection is None:
+        return None
+    if collection.personal_owner_id is not None:
+        return collection.personal_owner_id
+    ancestors = [int(part) for part in collection.location.split("/") if part.isdigit()]
+    if not ancestors:
+        return None
+    return db.scalar(select(Collection.personal_owner_id).where(Collection.id == ancestors[0]))
+
+
+def creator_map(user: User) -> dict[str, Any]:
+    """Metabase's user map for a card's `creator`."""
+    data = user_json(user, DEFAULT_COLUMNS)
+    data["locale"] = user.locale
+    data["tenant_id"] = None
+    return data
+
+
+def last_edit_info(db: Session, card: Card) -> dict[str, Any]:
+    """Who last edited the card and when: the newest revision, else its creator at `updated_at`."""
+    revision = db.scalar(
+        select(Revision)
+        .where(Revision.model == "Card", Revision.model_id == card.id)
+        .order_by(Revision.id.desc())
+        .limit(1)
+    )
+    editor = db.get(User, revision.user_id) if revision is not None else None
+    timestamp = revision.timestamp if revision is not None else card.updated_at
+    if editor is None:
+        editor = db.get(User, card.creator_id)
+    assert editor is not None
+    return {
+        "id": editor.id,
+        "email": editor.email,
+        "first_name": editor.first_name,
+        "last_name": editor.last_name,
+        "timestamp": timestamp,
+    }
+
+
+def dashboard_count(db: Session, card: Card) -> int:
+    """How many dashboard cards show this card."""
+    statement = select(func.count()).select_from(DashboardCard).where(DashboardCard.card_id == card.id)
+    return db.scalar(statement) or 0
+
+
+def card_json(db: Session, card: Card, user: User) -> dict[str, Any]:
+    """The fully hydrated card of `GET /api/card/:id` (also answered by POST and PUT)."""
+    collection = db.get(Collection, card.collection_id) if card.collection_id is not None else None
+    creator = db.get(User, card.creator_id)
+    dashboard = db.get(Dashboard, card.dashboard_id) if card.dashboard_id is not None else None
+    data: dict[str, Any] = {
+        "id": card.id,
+        "entity_id": card.entity_id,
+        "name": card.name,
+        "description": card.description,
+        "type": card.type,
+        "display": card.display,
+        "visualization_settings": card.visualization_settings,
+        "dataset_query": card.dataset_query,
+        "query_type": card.query_type,
+        "database_id": card.database_id,
+        "table_id": card.table_id,
+        "source_card_id": card.source_card_id,
+        "card_schema": card.card_schema,
+        "metabase_version": __version__,
+        "collection_id": card.collection_id,
+        "collection": collection_map(db, collection),
+        "collection_position": card.collection_position,
+        "collection_preview": card.collection_preview,
+        "dashboard_id": card.dashboard_id,
+        "dashboard": (
+            {"id": dashboard.id, "name": dashboard.name, "moderation_status": None}
+            if dashboard is not None
+            else None
+        ),
+        "document_id": None,
+        "creator_id": card.creator_id,
+        "creator": creator_map(creator) if creator is not None else None,
+        "made_public_by_id": card.made_public_by_id,
+        "public_uuid": card.public_uuid,
+        "enable_embedding": card.enable_embedding,
+        "embedding_type": card.embedding_type,
+        "embedding_params": card.embedding_params,
+        "initially_published_at": card.initially_published_at,
+        "parameters": card.parameters if card.parameters is not None else [],
+        "parameter_mappings": card.parameter_mappings if card.parameter_mappings is not None else [],
+        "result_metadata": card.result_metadata,
+        "archived": card.archived,
+        "archived_directly": card.archived_directly,
+        "cache_ttl": card.cache_ttl,
+        "cache_invalidated_at": None,
+        "average_query_time": None,
+        "last_query_start": None,
+        "last_used_at": card.last_used_at,
+        "view_count": card.view_count,
+        "dashboard_count": dashboard_count(db, card),
+        "parameter_usage_count": 0,
+        "moderation_reviews": [],
+        "can_write": True,
+        "can_restore": card.archived and card.archived_directly,
+        "can_delete": card.archived,
+        "can_manage_db": user.is_superuser,
+        "can_run_adhoc_query": True,
+        "is_remote_synced": False,
+        "based_on_upload": None,
+        "last-edit-info": last_edit_info(db, card),
+        "created_at": card.created_at,
+        "updated_at": card.updated_at,
+    }
+    if card.type == "model":
+        data["persisted"] = False
+    return data

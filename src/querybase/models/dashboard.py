@@ -6,10 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, Text, false, true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, Text, false, select, true
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
+from querybase.models.collection import Collection
+from querybase.models.database import Field, field_json
+from querybase.models.revision import Revision
+from querybase.models.user import User
 
 
 class Dashboard(Timestamps, Base):
@@ -91,3 +95,275 @@ class DashboardCardSeries(Base):
     )
     card_id: Mapped[int] = mapped_column(ForeignKey("report_card.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON views. Cards are imported inside functions: `models/card.py` imports this module.
+
+DASHBOARD_COLUMNS = (
+    "id",
+    "entity_id",
+    "name",
+    "description",
+    "creator_id",
+    "collection_id",
+    "collection_position",
+    "parameters",
+    "archived",
+    "archived_directly",
+    "public_uuid",
+    "made_public_by_id",
+    "enable_embedding",
+    "embedding_params",
+    "embedding_type",
+    "initially_published_at",
+    "cache_ttl",
+    "width",
+    "auto_apply_filters",
+    "show_in_getting_started",
+    "caveats",
+    "points_of_interest",
+    "position",
+    "view_count",
+    "last_viewed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def dashboard_row(dashboard: Dashboard) -> dict[str, Any]:
+    """The dashboard's own columns, as Metabase answers a copy or lists dashboards."""
+    data = {column: getattr(dashboard, column) for column in DASHBOARD_COLUMNS}
+    data["parameters"] = dashboard.parameters or []
+    return data
+
+
+def tab_json(tab: DashboardTab) -> dict[str, Any]:
+    return {
+        "id": tab.id,
+        "dashboard_id": tab.dashboard_id,
+        "name": tab.name,
+        "position": tab.position,
+        "entity_id": tab.entity_id,
+        "created_at": tab.created_at,
+        "updated_at": tab.updated_at,
+    }
+
+
+def dashboard_tabs(db: Session, dashboard_id: int) -> list[DashboardTab]:
+    statement = (
+        select(DashboardTab)
+        .where(DashboardTab.dashboard_id == dashboard_id)
+        .order_by(DashboardTab.position, DashboardTab.id)
+    )
+    return list(db.scalars(statement))
+
+
+def dashboard_cards(db: Session, dashboard_id: int) -> list[DashboardCard]:
+    """The dashboard's cards in layout order (top to bottom, left to right)."""
+    statement = (
+        select(DashboardCard)
+        .where(DashboardCard.dashboard_id == dashboard_id)
+        .order_by(DashboardCard.row, DashboardCard.col, DashboardCard.id)
+    )
+    return list(db.scalars(statement))
+
+
+def series_card_ids(db: Session, dashcard_id: int) -> list[int]:
+    statement = (
+        select(DashboardCardSeries.card_id)
+        .where(DashboardCardSeries.dashboardcard_id == dashcard_id)
+        .order_by(DashboardCardSeries.position, DashboardCardSeries.id)
+    )
+    return list(db.scalars(statement))
+
+
+def dashcard_json(db: Session, dashcard: DashboardCard, user: User) -> dict[str, Any]:
+    """A dashboard card with its `card` and extra `series` cards hydrated (null `card` when virtual)."""
+    from querybase.models.card import Card, card_json
+
+    card = db.get(Card, dashcard.card_id) if dashcard.card_id is not None else None
+    series = [c for card_id in series_card_ids(db, dashcard.id) if (c := db.get(Card, card_id)) is not None]
+    return {
+        "id": dashcard.id,
+        "entity_id": dashcard.entity_id,
+        "dashboard_id": dashcard.dashboard_id,
+        "dashboard_tab_id": dashcard.dashboard_tab_id,
+        "card_id": dashcard.card_id,
+        "card": card_json(db, card, user) if card is not None else None,
+        "action_id": dashcard.action_id,
+        "row": dashcard.row,
+        "col": dashcard.col,
+        "size_x": dashcard.size_x,
+        "size_y": dashcard.size_y,
+        "series": [card_json(db, c, user) for c in series],
+        "parameter_mappings": dashcard.parameter_mappings or [],
+        "visualization_settings": dashcard.visualization_settings or {},
+        "inline_parameters": dashcard.inline_parameters or [],
+        "created_at": dashcard.created_at,
+        "updated_at": dashcard.updated_at,
+    }
+
+
+def trash_collection_id(db: Session) -> int | None:
+    return db.scalar(select(Collection.id).where(Collection.type == "trash").limit(1))
+
+
+def last_edit_info(db: Session, dashboard: Dashboard) -> dict[str, Any] | None:
+    """Who last edited the dashboard and when, from its newest revision (none without revisions)."""
+    revision = db.scalar(
+        select(Revision)
+        .where(Revision.model == "Dashboard", Revision.model_id == dashboard.id)
+        .order_by(Revision.id.desc())
+        .limit(1)
+    )
+    editor = db.get(User, revision.user_id) if revision is not None else None
+    if revision is None or editor is None:
+        return None
+    return {
+        "id": editor.id,
+        "email": editor.email,
+        "first_name": editor.first_name,
+        "last_name": editor.last_name,
+        "timestamp": revision.timestamp,
+    }
+
+
+def mapped_field_ids(db: Session, parameter_id: str, dashcards: list[DashboardCard]) -> list[int]:
+    """The fields a dashboard parameter filters on: MBQL field targets, and the fields of the native
+    field-filter tags it is mapped to."""
+    from querybase.models.card import Card
+
+    ids: list[int] = []
+    for dashcard in dashcards:
+        for mapping in dashcard.parameter_mappings or []:
+            if not isinstance(mapping, dict) or mapping.get("parameter_id") != parameter_id:
+                continue
+            card_id = mapping.get("card_id", dashcard.card_id)
+            card = db.get(Card, card_id) if isinstance(card_id, int) else None
+            field_id = target_field_id(mapping.get("target"), card.dataset_query if card else None)
+            if field_id is not None and field_id not in ids:
+                ids.append(field_id)
+    return ids
+
+
+def target_field_id(target: Any, dataset_query: Any) -> int | None:
+    """The field a mapping target points at: `["dimension", ["field", id, …]]`, or a field-filter
+    template tag whose `dimension` is such a field."""
+    if not isinstance(target, list) or len(target) < 2 or target[0] != "dimension":
+        return None
+    ref = target[1]
+    if isinstance(ref, list) and len(ref) >= 2 and ref[0] == "template-tag":
+        tag = template_tags(dataset_query).get(ref[1]) if isinstance(ref[1], str) else None
+        ref = tag.get("dimension") if isinstance(tag, dict) else None
+    if isinstance(ref, list) and len(ref) >= 2 and ref[0] == "field":
+        # Legacy refs put the id second; MBQL 5 refs put the options map second.
+        field_id = ref[2] if isinstance(ref[1], dict) and len(ref) > 2 else ref[1]
+        if isinstance(field_id, int) and not isinstance(field_id, bool):
+            return field_id
+    return None
+
+
+def template_tags(dataset_query: Any) -> dict[str, Any]:
+    """A native query's template tags, in the legacy (`native`) or MBQL 5 (`stages`) form."""
+    if not isinstance(dataset_query, dict):
+        return {}
+    native = dataset_query.get("native")
+    if isinstance(native, dict):
+        return native.get("template-tags") or {}
+    stages = dataset_query.get("stages")
+    if isinstance(stages, list) and stages and isinstance(stages[0], dict):
+        return stages[0].get("template-tags") or {}
+    return {}
+
+
+def param_fields(db: Session, dashboard: Dashboard, dashcards: list[DashboardCard]) -> dict[str, Any]:
+    """Each parameter's mapped fields (only parameters mapped to fields appear)."""
+    fields: dict[str, Any] = {}
+    for parameter in dashboard.parameters or []:
+        if not isinstance(parameter, dict) or not isinstance(parameter.get("id"), str):
+            continue
+        found = [
+            field_json(field)
+            for field_id in mapped_field_ids(db, parameter["id"], dashcards)
+            if (field := db.get(Field, field_id)) is not None
+        ]
+        if found:
+            fields[parameter["id"]] = found
+    return fields
+
+
+def dashboard_json(db: Session, dashboard: Dashboard, user: User) -> dict[str, Any]:
+    """The fully hydrated dashboard of `GET /api/dashboard/:id` (also answered by POST and PUT)."""
+    from querybase.models.card import collection_map, creator_map
+
+    collection = db.get(Collection, dashboard.collection_id) if dashboard.collection_id is not None else None
+    creator = db.get(User, dashboard.creator_id)
+    dashcards = dashboard_cards(db, dashboard.id)
+    data = dashboard_row(dashboard)
+    if dashboard.archived_directly:
+        data["collection_id"] = trash_collection_id(db)
+    data.update(
+        {
+            "collection": collection_map(db, collection) if collection is not None else root_collection(),
+            "collection_authority_level": collection.authority_level if collection is not None else None,
+            "creator": creator_map(creator) if creator is not None else None,
+            "dashcards": [dashcard_json(db, dashcard, user) for dashcard in dashcards],
+            "tabs": [tab_json(tab) for tab in dashboard_tabs(db, dashboard.id)],
+            "param_fields": param_fields(db, dashboard, dashcards),
+            "last_used_param_values": {},
+            "moderation_reviews": [],
+            "can_write": True,
+            "can_restore": dashboard.archived and dashboard.archived_directly,
+            "can_delete": dashboard.archived,
+            "is_remote_synced": False,
+        }
+    )
+    info = last_edit_info(db, dashboard)
+    if info is not None:
+        data["last-edit-info"] = info
+    return data
+
+
+def root_collection() -> dict[str, Any]:
+    """The root pseudo-collection a dashboard outside any collection is hydrated with."""
+    return {
+        "id": "root",
+        "name": "Our analytics",
+        "authority_level": None,
+        "is_personal": False,
+        "effective_ancestors": [],
+        "effective_location": None,
+        "parent_id": None,
+        "namespace": None,
+        "type": None,
+        "can_write": True,
+    }
+
+
+def dashboard_snapshot(db: Session, dashboard: Dashboard) -> dict[str, Any]:
+    """What a revision stores: the dashboard's columns, its cards' layout and mappings, and its tabs."""
+    data = dashboard_row(dashboard)
+    data.pop("view_count")
+    data.pop("last_viewed_at")
+    data["cards"] = [
+        {
+            "id": dashcard.id,
+            "card_id": dashcard.card_id,
+            "dashboard_tab_id": dashcard.dashboard_tab_id,
+            "action_id": dashcard.action_id,
+            "row": dashcard.row,
+            "col": dashcard.col,
+            "size_x": dashcard.size_x,
+            "size_y": dashcard.size_y,
+            "series": series_card_ids(db, dashcard.id),
+            "parameter_mappings": dashcard.parameter_mappings or [],
+            "visualization_settings": dashcard.visualization_settings or {},
+            "inline_parameters": dashcard.inline_parameters or [],
+        }
+        for dashcard in dashboard_cards(db, dashboard.id)
+    ]
+    data["tabs"] = [
+        {"id": tab.id, "name": tab.name, "position": tab.position} for tab in dashboard_tabs(db, dashboard.id)
+    ]
+    return data

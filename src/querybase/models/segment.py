@@ -42,3 +42,38 @@ class LegacyMetric(Timestamps, Base):
     how_is_this_calculated: Mapped[str | None] = mapped_column(Text)
     points_of_interest: Mapped[str | None] = mapped_column(Text)
     show_in_getting_started: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+# Columns kept in a revision's snapshot: what a revert restores (identity and timestamps are not).
+SNAPSHOT_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "table_id",
+    "definition",
+    "archived",
+    "caveats",
+    "points_of_interest",
+    "show_in_getting_started",
+    "creator_id",
+    "entity_id",
+)
+LEGACY_METRIC_SNAPSHOT_COLUMNS = (*SNAPSHOT_COLUMNS, "how_is_this_calculated")
+
+
+def segment_snapshot(item: Segment | LegacyMetric) -> dict[str, Any]:
+    """What a revision of a segment or legacy metric records."""
+    columns = LEGACY_METRIC_SNAPSHOT_COLUMNS if isinstance(item, LegacyMetric) else SNAPSHOT_COLUMNS
+    return {column: getattr(item, column) for column in columns}
+
+
+def segment_json(item: Segment | LegacyMetric, creator: dict[str, Any] | None) -> dict[str, Any]:
+    """A segment or legacy metric as `/api/segment` and `/api/metric` answer it, with its `creator`.
+    `definition_description` (Metabase's sentence describing the filter) is not generated: null."""
+    return {
+        **segment_snapshot(item),
+        "creator": creator,
+        "definition_description": None,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }

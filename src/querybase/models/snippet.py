@@ -22,3 +22,23 @@ class NativeQuerySnippet(Timestamps, Base):
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     collection_id: Mapped[int | None] = mapped_column(ForeignKey("collection.id", ondelete="SET NULL"))
     template_tags: Mapped[Any | None] = mapped_column(JSONText())
+
+
+SNIPPET_COLUMNS = (
+    "id",
+    "entity_id",
+    "name",
+    "description",
+    "content",
+    "creator_id",
+    "archived",
+    "collection_id",
+    "template_tags",
+    "created_at",
+    "updated_at",
+)
+
+
+def snippet_json(snippet: NativeQuerySnippet) -> dict[str, Any]:
+    """The snippet's columns, as `POST /api/native-query-snippet` answers them (reads add the creator)."""
+    return {column: getattr(snippet, column) for column in SNIPPET_COLUMNS}

@@ -39,3 +39,41 @@ class TimelineEvent(Timestamps, Base):
     icon: Mapped[str] = mapped_column(String(128), default="star", server_default="star")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     creator_id: Mapped[int] = mapped_column(ForeignKey("core_user.id"))
+
+
+TIMELINE_COLUMNS = (
+    "id",
+    "entity_id",
+    "name",
+    "description",
+    "icon",
+    "collection_id",
+    "archived",
+    "creator_id",
+    "default",
+    "created_at",
+    "updated_at",
+)
+EVENT_COLUMNS = (
+    "id",
+    "timeline_id",
+    "name",
+    "description",
+    "timestamp",
+    "time_matters",
+    "timezone",
+    "icon",
+    "archived",
+    "creator_id",
+    "created_at",
+    "updated_at",
+)
+
+
+def timeline_row_json(timeline: Timeline) -> dict[str, object]:
+    """The timeline's columns, as `POST /api/timeline` answers (reads add creator, collection, events)."""
+    return {column: getattr(timeline, column) for column in TIMELINE_COLUMNS}
+
+
+def event_row_json(event: TimelineEvent) -> dict[str, object]:
+    return {column: getattr(event, column) for column in EVENT_COLUMNS}

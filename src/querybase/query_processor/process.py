@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.sql import ClauseElement
 
 from querybase.query_processor import columns as cols_meta
+from querybase.query_processor import saved
 from querybase.query_processor.compile.mbql import compile_query
 from querybase.query_processor.compile.native import compile_native
 from querybase.query_processor.context import (
@@ -97,7 +98,7 @@ def prepare(ctx: QueryContext, query: dict[str, Any], *, download: bool = False)
             raise InvalidQuery("Native queries must have a non-blank query.")
         compiled = compile_native(ctx, normalized)
         return Prepared(normalized, compiled.statement, None, compiled.native, limit, ctx)
-    stage = compile_query(ctx, normalized)
+    stage = compile_query(ctx, saved.expand(ctx, normalized))
     statement = stage.select
     if limit is not None:
         current = normalized["query"].get("limit")

@@ -35,6 +35,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy import column as sa_column
@@ -1260,7 +1261,7 @@ def _compile_join(ctx: QueryContext, scope: _Scope, join: dict[str, Any]) -> Non
     if alias in scope.joins:
         raise InvalidQuery(f"Duplicate join alias: {alias!r}")
     if "source-query" in join:
-        stage = compile_stage(ctx, join["source-query"])
+        stage = _source_stage(ctx, join)
         state = _Join(alias, stage.select.subquery(alias), None, strategy, stage=stage)
     else:
         table = ctx.metadata.table(join.get("source-table"))  # type: ignore[arg-type]
@@ -1292,9 +1293,7 @@ def _source(
     ctx: QueryContext, query: dict[str, Any]
 ) -> tuple[FromClause, Table | None, CompiledStage | None]:
     if "source-query" in query:
-        if "native" in query["source-query"]:
-            raise UnsupportedFeature("Native source queries are not supported yet.")
-        inner = compile_stage(ctx, query["source-query"])
+        inner = _source_stage(ctx, query)
         return inner.select.subquery("source"), None, inner
     table_id = query.get("source-table")
     if not isinstance(table_id, int) or isinstance(table_id, bool):
@@ -1303,6 +1302,64 @@ def _source(
     if table is None or table.db_id != ctx.database.id:
         raise InvalidQuery(f"Table {table_id} does not exist in database {ctx.database.id}.")
     return _sa_source(table), table, None
+
+
+def _source_stage(ctx: QueryContext, query: dict[str, Any]) -> CompiledStage:
+    """The `source-query` of a stage or join (MBQL or native), with a saved question's metadata applied."""
+    metadata = query.get("source-metadata") or []
+    if "native" in query["source-query"]:
+        inner = _native_source(query["source-query"], metadata)
+    else:
+        inner = compile_stage(ctx, query["source-query"])
+    if query.get("source-card-metadata"):
+        _apply_card_metadata(inner, metadata)
+    return inner
+
+
+def _native_source(source: dict[str, Any], metadata: list[Any]) -> CompiledStage:
+    """A saved native question as a source: its SQL as text (colons escaped from SQLAlchemy's bind syntax),
+    its columns those of the card's saved result metadata."""
+    sql = source.get("native")
+    if source.get("template-tags") or not isinstance(sql, str):
+        raise UnsupportedFeature("Native source queries with template tags are not supported yet.")
+    names = [c["name"] for c in metadata if isinstance(c, dict) and isinstance(c.get("name"), str)]
+    if not names:
+        raise InvalidQuery("A native source query needs its result metadata (run and save the question).")
+    sql = sql.strip().rstrip(";").replace(":", "\\:")
+    statement = text(sql).columns(*[sa_column(name) for name in names])
+    outputs = []
+    for col in metadata:
+        base = col.get("base_type") or t.UNKNOWN
+        ref = ["field", col["name"], {"base-type": base}]
+        meta = {
+            **columns.computed_column(
+                col["name"], col.get("display_name") or col["name"], base, ref, "fields"
+            )
+        }
+        outputs.append(OutputColumn(col["name"], sa_column(col["name"]), meta))
+    return CompiledStage(statement, outputs)  # type: ignore[arg-type]
+
+
+def _apply_card_metadata(stage: CompiledStage, metadata: list[Any]) -> None:
+    """A saved question's result metadata (a model's edited display names, semantic types...) replaces what
+    its query reports for each column, matched by name."""
+    by_name = {c["name"]: c for c in metadata if isinstance(c, dict) and isinstance(c.get("name"), str)}
+    for col in stage.columns:
+        saved = by_name.get(col.meta["name"])
+        if saved is not None:
+            overrides = {k: saved[k] for k in CARD_METADATA_OVERRIDES if k in saved}
+            col.meta = {**col.meta, **overrides}
+
+
+# What a saved question's result metadata may override in its columns.
+CARD_METADATA_OVERRIDES = (
+    "display_name",
+    "description",
+    "semantic_type",
+    "settings",
+    "visibility_type",
+    "fk_target_field_id",
+)
 
 
 def compile_stage(ctx: QueryContext, query: dict[str, Any]) -> CompiledStage:

@@ -6,6 +6,8 @@
 * A field filter becomes a condition on its column (`"public"."venues"."price" IN (?, ?)`), or `1 = 1`
   without a value; date strings become ranges, and engines compare temporal columns through the driver's
   `temporal` / `temporal_literal` hooks so every engine filters the same instants.
+* A card reference becomes its compiled query in parentheses, values still bound; a snippet its content,
+  whose own placeholders take the query's values.
 * An optional clause is dropped when a placeholder inside it has no value; a placeholder without a value
   outside one fails the query.
 """
@@ -28,7 +30,13 @@ from querybase.query_processor.context import QueryContext
 from querybase.query_processor.errors import MissingRequiredParameter
 from querybase.query_processor.parameters import InvalidParameter, dates
 from querybase.query_processor.parameters.parse import OptionalClause, Param, Part
-from querybase.query_processor.parameters.values import DATE_TYPES, NO_VALUE, FieldFilter
+from querybase.query_processor.parameters.values import (
+    DATE_TYPES,
+    NO_VALUE,
+    CardQuery,
+    FieldFilter,
+    SnippetContent,
+)
 
 Expr = ColumnElement[Any]
 Piece = str | Expr
@@ -80,15 +88,21 @@ def substitute(ctx: QueryContext, parsed: list[Part], values: Mapping[str, Any])
 
 
 def _walk(
-    ctx: QueryContext, parts: list[Part] | tuple[Part, ...], values: Mapping[str, Any], *, in_optional: bool
+    ctx: QueryContext,
+    parts: list[Part] | tuple[Part, ...],
+    values: Mapping[str, Any],
+    *,
+    in_optional: bool,
+    snippets: frozenset[str] = frozenset(),
 ) -> tuple[list[Piece], list[str]]:
+    """`snippets`: the snippet tags being expanded, so that a snippet that includes itself fails."""
     pieces: list[Piece] = []
     missing: list[str] = []
     for part in parts:
         if isinstance(part, str):
             pieces.append(part)
         elif isinstance(part, OptionalClause):
-            inner, inner_missing = _walk(ctx, part.parts, values, in_optional=True)
+            inner, inner_missing = _walk(ctx, part.parts, values, in_optional=True, snippets=snippets)
             if not inner_missing:
                 pieces += inner
         elif isinstance(part, Param):
@@ -97,6 +111,16 @@ def _walk(
                 pieces.append(field_filter_condition(ctx, value))
             elif isinstance(value, FieldFilter) or value is NO_VALUE:
                 missing.append(part.name)
+            elif isinstance(value, CardQuery):
+                pieces += ["(", *value.pieces, ")"]
+            elif isinstance(value, SnippetContent):
+                if part.name in snippets:
+                    raise InvalidParameter(f"Snippet {part.name!r} includes itself.")
+                inner, inner_missing = _walk(
+                    ctx, value.parts, values, in_optional=in_optional, snippets=snippets | {part.name}
+                )
+                pieces += inner
+                missing += inner_missing
             else:
                 pieces += _raw_pieces(ctx, value)
     return pieces, missing

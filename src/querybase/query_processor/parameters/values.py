@@ -5,8 +5,8 @@ default, typed by the tag's type, as Metabase's `parameters/values.clj` decides 
   `date` tags parse ISO dates and datetimes. A list stands for several values.
 * `dimension` tags (field filters) resolve their field and keep every parameter aimed at them, to become
   a condition on the field's column.
-* `card` and `snippet` tags need saved questions and snippets, which do not exist yet: they are refused
-  with Metabase's "not found" messages.
+* `card` tags become the referenced card's compiled query (`CardQuery`), `snippet` tags the snippet's
+  parsed content (`SnippetContent`); both are read from the app DB (`query_processor/saved.py`).
 
 A tag without a value is `NO_VALUE`; one that is `required` has to have a value or a default.
 """
@@ -14,17 +14,21 @@ A tag without a value is `NO_VALUE`; one that is `required` has to have a value 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from querybase.drivers import types as t
+from querybase.models.card import Card
 from querybase.models.database import Field, Table
+from querybase.query_processor import saved
 from querybase.query_processor.context import QueryContext
-from querybase.query_processor.errors import MissingRequiredParameter, UnsupportedFeature
+from querybase.query_processor.errors import MissingRequiredParameter, QueryError, UnsupportedFeature
 from querybase.query_processor.parameters import InvalidParameter
 from querybase.query_processor.parameters.dates import parse_temporal
+from querybase.query_processor.parameters.parse import Part, parse
 
 
 class _NoValue:
@@ -72,6 +76,55 @@ def resolve(ctx: QueryContext, tags: Mapping[str, Any], parameters: list[Any]) -
     """
     params = [p for p in parameters if isinstance(p, Mapping)]
     return {name: _tag_value(ctx, tag, params) for name, tag in tags.items()}
+
+
+@dataclass(frozen=True)
+class CardQuery:
+    """A `card` tag: the SQL pieces (text and bound values) of the referenced card's compiled query."""
+
+    card_id: int
+    pieces: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SnippetContent:
+    """A `snippet` tag: the snippet's SQL, parsed (its own `{{tags}}` take the query's values)."""
+
+    parts: tuple[Part, ...]
+
+
+def _card_query(ctx: QueryContext, tag: Mapping[str, Any]) -> CardQuery:
+    """The referenced card compiled like Metabase's ReferencedCardQuery: no row limit, its own parameters
+    none; a failure names the card."""
+    # Imported here: compiling native queries is what imports this module.
+    from querybase.query_processor.compile.mbql import compile_query
+    from querybase.query_processor.compile.native import compile_native
+
+    card_id = tag.get("card-id")
+    if card_id is None:
+        raise InvalidParameter("Invalid :card parameter: missing `:card-id`")
+    card = ctx.db.get(Card, card_id) if isinstance(card_id, int) and not isinstance(card_id, bool) else None
+    if card is None or card.database_id != ctx.database.id:
+        raise InvalidParameter(f"Card {card_id} not found.")
+    compiling: set[int] = ctx.info.setdefault("referenced-cards", set())
+    if card.id in compiling:
+        raise InvalidParameter(f"Card {card_id} refers to itself.")
+    compiling.add(card.id)
+    try:
+        query = saved.card_query(card)
+        if query["type"] == "native":
+            query = {**query, "parameters": []}
+            pieces: tuple[Any, ...] = tuple(compile_native(ctx, query).statement.pieces)
+        else:
+            pieces = (compile_query(ctx, saved.expand(ctx, query)).select,)
+    except QueryError as error:
+        raise InvalidParameter(
+            f"The sub-query from referenced question #{card_id} failed with the following error: "
+            f"{json.dumps(error.message)}"
+        ) from error
+    finally:
+        compiling.discard(card.id)
+    return CardQuery(card_id, pieces)
 
 
 def value_to_number(value: Any) -> int | float | list[int | float]:
@@ -137,13 +190,9 @@ def _tag_value(ctx: QueryContext, tag: Mapping[str, Any], params: list[Mapping[s
     if tag_type == "dimension":
         return _field_filter(ctx, tag, matching)
     if tag_type == "card":
-        if tag.get("card-id") is None:
-            raise InvalidParameter("Invalid :card parameter: missing `:card-id`")
-        raise InvalidParameter(f"Card {tag['card-id']} not found.")
+        return _card_query(ctx, tag)
     if tag_type == "snippet":
-        if tag.get("snippet-id") is None:
-            raise InvalidParameter("Unable to resolve Snippet: missing `:snippet-id`")
-        raise InvalidParameter(f'Snippet {tag["snippet-id"]} "{tag.get("snippet-name")}" not found.')
+        return SnippetContent(tuple(parse(saved.snippet(ctx, dict(tag)).content)))
     if tag_type == "temporal-unit":
         raise UnsupportedFeature("Template tags of type temporal-unit are not supported yet.")
     if tag_type not in ("text", "number", "date", "boolean"):
