@@ -40,7 +40,8 @@ from querybase.models.segment import Segment
 from querybase.models.user import User
 from querybase.query_processor import process, streaming
 from querybase.query_processor.errors import InvalidQuery, QueryError
-from querybase.query_processor.mbql.normalize import normalize, normalize_ref
+from querybase.query_processor.mbql.normalize import normalize
+from querybase.query_processor.parameters.mbql import apply_parameters
 from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["card"])
@@ -235,58 +236,15 @@ def _uses_segment(card: Card, segment_id: int) -> bool:
     return _contains(legacy.get("query"), ["segment", segment_id])
 
 
-# Parameter types and the MBQL filter each becomes when it targets a column of an MBQL card.
-_EQUALITY = {"category", "id", "text", "string/=", "number/=", "location/=", "location/city",
-             "location/state", "location/zip_code", "location/country"}  # fmt: skip
-_STRING_OPS = {
-    "string/contains": "contains",
-    "string/does-not-contain": "does-not-contain",
-    "string/starts-with": "starts-with",
-    "string/ends-with": "ends-with",
-}
-
-
-def _parameter_filter(parameter: dict[str, Any]) -> list[Any] | None:
-    """The MBQL filter of one dashboard/card parameter aimed at `["dimension", ref]`; None when it has no
-    value. Date parameters are not supported on MBQL cards yet."""
-    target = parameter.get("target")
-    value = parameter.get("value")
-    if not (isinstance(target, list) and len(target) >= 2 and target[0] == "dimension"):
-        return None
-    if value is None or value == []:
-        return None
-    ref = normalize_ref(target[1])
-    values = value if isinstance(value, list) else [value]
-    kind = str(parameter.get("type") or "category")
-    if kind in _EQUALITY or kind.startswith("location/"):
-        return ["=", ref, *values]
-    if kind in ("string/!=", "number/!="):
-        return ["!=", ref, *values]
-    if kind in _STRING_OPS:
-        clauses = [[_STRING_OPS[kind], ref, v, {"case-sensitive": False}] for v in values]
-        return clauses[0] if len(clauses) == 1 else ["or", *clauses]
-    if kind == "number/between" and len(values) == 2:
-        return ["between", ref, *values]
-    if kind in ("number/>=", "number/<=") and values:
-        return [kind[len("number/") :], ref, values[0]]
-    raise InvalidQuery(f"Unsupported parameter type {kind!r} on a question built with the query builder.")
-
-
 def card_query(card: Card, parameters: list[dict[str, Any]] | None) -> dict[str, Any]:
     """The query to run for `card` with `parameters` applied: a native query takes them as they are
-    (template tags), an MBQL query gets one filter per parameter that has a value."""
+    (template tags), an MBQL query gets a filter per parameter that has a value."""
     query = jsonutil.loads(jsonutil.dumps(card.dataset_query))
     if not parameters:
         return query
     if card.query_type == "native":
         return {**query, "parameters": parameters}
-    legacy = normalize(query)
-    filters = [clause for p in parameters if (clause := _parameter_filter(p)) is not None]
-    if filters:
-        inner = legacy["query"]
-        existing = inner.get("filter")
-        inner["filter"] = ["and", *([existing] if existing else []), *filters]
-    return legacy
+    return apply_parameters(normalize(query), parameters)
 
 
 # --- serialization ------------------------------------------------------------------------------------------

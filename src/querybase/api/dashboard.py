@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import time
 from typing import Annotated, Any, Literal
 
@@ -58,9 +57,7 @@ from querybase.models.revision import record_revision
 from querybase.models.user import User
 from querybase.query_processor import process, streaming
 from querybase.query_processor.errors import QueryError
-from querybase.query_processor.parameters import InvalidParameter
-from querybase.query_processor.parameters.dates import datetime_range
-from querybase.query_processor.parameters.values import value_to_number
+from querybase.query_processor.parameters.mbql import apply_parameters
 from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["dashboard"])
@@ -908,14 +905,7 @@ def _card_query(
         tags = template_tags(query)
         query["parameters"] = [p for p in parameters if _tag_target(p["target"]) in tags]
         return query
-    for param in parameters:
-        condition = _mbql_filter(param)
-        if condition is None:
-            continue
-        stage = _stage(query["query"], param["target"])
-        current = stage.get("filter")
-        stage["filter"] = ["and", current, condition] if current else condition
-    return query
+    return apply_parameters(query, parameters)
 
 
 def _tag_target(target: Any) -> str | None:
@@ -923,81 +913,6 @@ def _tag_target(target: Any) -> str | None:
     if isinstance(ref, list) and len(ref) == 2 and ref[0] == "template-tag" and isinstance(ref[1], str):
         return ref[1]
     return None
-
-
-def _stage(inner: dict[str, Any], target: Any) -> dict[str, Any]:
-    """The stage a target's `stage-number` names (negative counts from the last), else the last one."""
-    stages = [inner]
-    while isinstance(stages[0].get("source-query"), dict):
-        stages.insert(0, stages[0]["source-query"])
-    options = (
-        target[2] if isinstance(target, list) and len(target) > 2 and isinstance(target[2], dict) else {}
-    )
-    number = options.get("stage-number")
-    if isinstance(number, int) and -len(stages) <= number < len(stages):
-        return stages[number]
-    return stages[-1]
-
-
-def _field_ref(target: Any) -> list[Any] | None:
-    if not isinstance(target, list) or len(target) < 2 or target[0] != "dimension":
-        return None
-    ref = target[1]
-    if not isinstance(ref, list) or len(ref) < 2 or ref[0] not in ("field", "expression"):
-        return None
-    if ref[0] == "field" and isinstance(ref[1], dict) and len(ref) > 2:
-        return ["field", ref[2], ref[1]]
-    return ref
-
-
-def _mbql_filter(param: dict[str, Any]) -> list[Any] | None:
-    """An MBQL filter for a dashboard parameter value aimed at a field (Metabase's `params->mbql`)."""
-    ref = _field_ref(param["target"])
-    if ref is None:
-        return None
-    kind = str(param.get("type") or "category")
-    section, _, op = kind.partition("/")
-    values = param["value"] if isinstance(param["value"], list) else [param["value"]]
-    if section == "number":
-        values = [value_to_number(v) if isinstance(v, str) else v for v in values]
-        flat: list[Any] = []
-        for v in values:
-            flat.extend(v if isinstance(v, list) else [v])
-        values = flat
-    if section == "date":
-        return _date_filter(ref, str(values[0]))
-    if section == "temporal-unit":
-        return None
-    options = param.get("options") if isinstance(param.get("options"), dict) else None
-    if op in ("contains", "does-not-contain", "starts-with", "ends-with"):
-        clauses = [[op, ref, v, options] if options else [op, ref, v] for v in values]
-        if len(clauses) == 1:
-            return clauses[0]
-        return ["and" if op == "does-not-contain" else "or", *clauses]
-    if op == "between":
-        low, high = [*values, None, None][:2]
-        if low is None:
-            return ["<=", ref, high]
-        if high is None:
-            return [">=", ref, low]
-        return ["between", ref, low, high]
-    if op in (">=", "<="):
-        return [op, ref, values[0]]
-    if op == "!=":
-        return ["!=", ref, *values]
-    return ["=", ref, *values]
-
-
-def _date_filter(ref: list[Any], value: str) -> list[Any]:
-    start, end = datetime_range(value, dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    clauses = []
-    if start is not None:
-        clauses.append([">=", ref, start.isoformat()])
-    if end is not None:
-        clauses.append(["<", ref, end.isoformat()])
-    if not clauses:
-        raise InvalidParameter(f"Don't know how to parse date param '{value}' — invalid format")
-    return clauses[0] if len(clauses) == 1 else ["and", *clauses]
 
 
 @router.post("/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query", status_code=202)
