@@ -3,7 +3,7 @@
 The connection stays checked out while the caller consumes rows, and is returned when the iterator is
 exhausted or closed (a client that goes away closes it), so results stream instead of being
 materialized. A query still running (or being read) after `MB_DB_QUERY_TIMEOUT_MINUTES` (Metabase's
-variable, default 20) is cancelled through its driver, from a timer thread.
+variable, default 20) is cancelled through its driver, from the watchdog thread.
 
 Rows come in batches of `BATCH_SIZE` tuples: every later step (formatting, the download writers) works a
 batch at a time, column by column, which is what keeps a million-row export fast.
@@ -11,10 +11,13 @@ batch at a time, column by column, which is what keeps a million-row export fast
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy.sql import ClauseElement
@@ -48,17 +51,15 @@ class Execution:
         self._timeout_seconds = query_timeout_seconds() if timeout_seconds is None else timeout_seconds
         self._context = driver.connection(database_id, details)
         conn = self._context.__enter__()
-        self._timer = threading.Timer(
-            self._timeout_seconds, self._time_out, args=(database_id, details, conn)
+        self._deadline = WATCHDOG.watch(
+            self._timeout_seconds, lambda: self._time_out(database_id, details, conn)
         )
-        self._timer.daemon = True
-        self._timer.start()
         try:
             self._result = conn.execution_options(stream_results=True, yield_per=BATCH_SIZE).execute(
                 statement
             )
         except Exception as exc:
-            self._timer.cancel()
+            WATCHDOG.forget(self._deadline)
             self._context.__exit__(type(exc), exc, exc.__traceback__)
             raise self._error(exc) from exc
         self.names: list[str] = list(self._result.keys())
@@ -123,9 +124,57 @@ class Execution:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._timer.cancel()
+            WATCHDOG.forget(self._deadline)
             self._result.close()
             self._context.__exit__(None, None, None)
+
+
+class _Watchdog:
+    """One daemon thread that calls each running query's time-out when its deadline passes. (A timer
+    thread per query would cost more than running a small query.) Holds only the running queries."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadlines: list[list[Any]] = []  # heap of [deadline, sequence, callback]
+        self._sequence = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, seconds: float, callback: Callable[[], None]) -> list[Any]:
+        entry = [time.monotonic() + seconds, next(self._sequence), callback]
+        with self._cond:
+            heapq.heappush(self._deadlines, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="query-watchdog", daemon=True)
+                self._thread.start()
+            if self._deadlines[0] is entry:
+                self._cond.notify()
+        return entry
+
+    def forget(self, entry: list[Any]) -> None:
+        with self._cond:
+            if entry in self._deadlines:
+                self._deadlines.remove(entry)
+                heapq.heapify(self._deadlines)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if not self._deadlines:
+                    self._cond.wait()
+                    continue
+                delay = self._deadlines[0][0] - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                callback = heapq.heappop(self._deadlines)[2]
+                self._cond.release()
+                try:
+                    callback()
+                finally:
+                    self._cond.acquire()
+
+
+WATCHDOG = _Watchdog()
 
 
 def query_timeout_seconds() -> float:

@@ -129,12 +129,13 @@ def format_batches(cols: list[dict[str, Any]], batches: Iterator[Batch]) -> Iter
             continue
         columns = columns_of(batch)
         for index, fn in work:
-            columns[index] = _COLUMN_FORMATTERS.get(fn, _each(fn))(columns[index])
+            columns[index] = _format_column(fn, columns[index])
         yield list(zip(*columns, strict=True))
 
 
-def _each(fn: Formatter) -> Callable[[list[Any]], list[Any]]:
-    return lambda values: list(map(fn, values))
+def _format_column(fn: Formatter, values: list[Any]) -> list[Any]:
+    column_version = _COLUMN_VERSIONS.get(fn)
+    return column_version(values) if column_version is not None else list(map(fn, values))
 
 
 # SQLite's naive ISO text, the bulk of a large SQLite result's timestamps.
@@ -156,7 +157,8 @@ def _float_column(values: list[Any]) -> list[Any]:
 
 
 _FLOAT_OR_NONE = frozenset({float, type(None)})
-_COLUMN_FORMATTERS: dict[Formatter, Callable[[list[Any]], list[Any]]] = {
+# Column-at-a-time versions of formatters.
+_COLUMN_VERSIONS: dict[Formatter, Callable[[list[Any]], list[Any]]] = {
     _temporal_text: _temporal_column,
     _float: _float_column,
 }

@@ -359,10 +359,17 @@ def _local_datetime_column(values: Sequence[Any]) -> list[Any]:
     return list(map(_local_datetime, values))
 
 
-# Column-at-a-time versions of formatters, for the writers that work a batch at a time.
-COLUMN_FORMATTERS: dict[Formatter, Callable[[Sequence[Any]], list[Any]]] = {
+# Column-at-a-time versions of formatters.
+_COLUMN_VERSIONS: dict[Formatter, Callable[[Sequence[Any]], list[Any]]] = {
     _local_datetime: _local_datetime_column
 }
+
+
+def format_column(formatter: Formatter, values: Sequence[Any]) -> list[Any]:
+    """`formatter` over a column of values (the writers work a batch at a time), through its
+    column-at-a-time version when it has one."""
+    column_version = _COLUMN_VERSIONS.get(formatter)
+    return column_version(values) if column_version is not None else list(map(formatter, values))
 
 
 # --- Temporal values as the UI shows them (`formatter/datetime.clj`), via Java-style patterns.

@@ -13,11 +13,11 @@ from typing import Any
 
 from querybase.query_processor.postprocess.format_rows import columns_of
 from querybase.query_processor.streaming.common import (
-    COLUMN_FORMATTERS,
     VizSettings,
     cell_formatter,
     clj_str,
     column_titles,
+    format_column,
     identity,
 )
 
@@ -40,10 +40,6 @@ def _cell(formatter: Any) -> Any:
     if formatter is identity:
         return clj_str
     return lambda value: clj_str(formatter(value))
-
-
-def _each(formatter: Any) -> Any:
-    return lambda values: list(map(formatter, values))
 
 
 def _floats_print_as_python(values: Sequence[Any]) -> bool:
@@ -100,7 +96,7 @@ class CsvResultsWriter:
         changed = False
         for index, (formatter, column) in enumerate(zip(self._formatters, columns, strict=True)):
             if formatter is not identity:
-                column = columns[index] = COLUMN_FORMATTERS.get(formatter, _each(formatter))(column)
+                column = columns[index] = format_column(formatter, column)
                 changed = True
             types = set(map(type, column))
             if types <= _AS_THEY_ARE or (types <= _NUMBERS and _floats_print_as_python(column)):

@@ -10,10 +10,10 @@ from typing import Any
 from querybase.jsonutil import dumps
 from querybase.query_processor.postprocess.format_rows import columns_of
 from querybase.query_processor.streaming.common import (
-    COLUMN_FORMATTERS,
     VizSettings,
     cell_formatter,
     column_titles,
+    format_column,
     identity,
 )
 
@@ -42,10 +42,7 @@ class JsonResultsWriter:
         if work:
             columns = columns_of(rows)
             for index, fmt in work:
-                column = columns[index]
-                columns[index] = (
-                    COLUMN_FORMATTERS[fmt](column) if fmt in COLUMN_FORMATTERS else map(fmt, column)
-                )
+                columns[index] = format_column(fmt, columns[index])
             rows = list(zip(*columns, strict=True))
         keys, separator = self._keys, self._separator
         # Appended one by one: each orjson result holds a few KiB of spare capacity while it lives.
