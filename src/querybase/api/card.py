@@ -30,9 +30,8 @@ from querybase.models.card import (
     collection_map,
     creator_map,
     last_edit_info,
-    personal_owner_of,
 )
-from querybase.models.collection import Collection
+from querybase.models.collection import Collection, can_read_content, check_destination
 from querybase.models.dashboard import Dashboard, DashboardCard, DashboardCardSeries
 from querybase.models.database import Database, Table
 from querybase.models.revision import Revision, record_revision
@@ -117,10 +116,7 @@ class MoveCardsBody(BaseModel):
 
 def may_read(db: Session, user: User, card: Card) -> bool:
     """Personal collections (and what is nested in them) are private to their owner and admins."""
-    if user.is_superuser or card.collection_id is None:
-        return True
-    owner = personal_owner_of(db, db.get(Collection, card.collection_id))
-    return owner is None or owner == user.id
+    return can_read_content(db, user, card.collection_id)
 
 
 def readable_card(db: Session, user: User, card_id: int | str) -> Card:
@@ -145,15 +141,6 @@ def _find_card(db: Session, card_id: int | str) -> Card | None:
             },
         }
     )
-
-
-def writable_collection(db: Session, user: User, collection_id: int | None) -> None:
-    """Saving into a collection: it must exist (404), and not be someone else's personal one (403)."""
-    if collection_id is None:
-        return
-    collection = check_404(db.get(Collection, collection_id))
-    owner = personal_owner_of(db, collection)
-    check_403(user.is_superuser or owner is None or owner == user.id)
 
 
 # --- queries ------------------------------------------------------------------------------------------------
@@ -360,7 +347,7 @@ def create_card(
                 f"`collection_id` ({collection_id})"
             )
         collection_id = dashboard.collection_id
-    writable_collection(db, user, collection_id)
+    check_destination(db, user, collection_id)
     if body.entity_id is not None and (
         not _NANO_ID.fullmatch(body.entity_id)
         or db.scalar(select(Card.id).where(Card.entity_id == body.entity_id)) is not None
@@ -400,7 +387,7 @@ def create_card(
 @router.post("/collections")
 def move_cards(body: MoveCardsBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Move cards into a collection (or the root, with a null `collection_id`)."""
-    writable_collection(db, user, body.collection_id)
+    check_destination(db, user, body.collection_id)
     cards = list(db.scalars(select(Card).where(Card.id.in_(set(body.card_ids))).order_by(Card.id)))
     for card in cards:
         check_403(may_read(db, user, card))
@@ -447,7 +434,7 @@ def update_card(
         sent["collection_id"] = dashboard.collection_id
         sent["archived"] = False
     if "collection_id" in sent and sent["collection_id"] != card.collection_id:
-        writable_collection(db, user, sent["collection_id"])
+        check_destination(db, user, sent["collection_id"])
     query = sent.get("dataset_query")
     metadata = sent.get("result_metadata")
     if query is not None:
@@ -496,7 +483,7 @@ def delete_card(card_id: int, user: CurrentUser, db: DbSession) -> Response:
 def copy_card(card_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Save a copy named "Copy of <name>", created by the caller."""
     original = readable_card(db, user, card_id)
-    writable_collection(db, user, original.collection_id)
+    check_destination(db, user, original.collection_id)
     copied = {
         key: getattr(original, key)
         for key in (

@@ -34,8 +34,8 @@ from querybase.api.table import enum_type
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404
 from querybase.jsonutil import JSONResponse
 from querybase.models.base import utcnow
-from querybase.models.card import Card, creator_map, personal_owner_of
-from querybase.models.collection import Collection
+from querybase.models.card import Card, creator_map
+from querybase.models.collection import can_read_content, check_destination
 from querybase.models.dashboard import (
     Dashboard,
     DashboardCard,
@@ -310,21 +310,9 @@ def _dashboard(db: Session, dashboard_id: int | str) -> Dashboard:
     return check_404(found)
 
 
-def _check_collection(db: Session, collection_id: int | None, user: User) -> None:
-    """Content can go in an existing collection; another user's personal collection is refused."""
-    if collection_id is None:
-        return
-    collection = check_404(db.get(Collection, collection_id))
-    owner = personal_owner_of(db, collection)
-    check_403(owner is None or owner == user.id or user.is_superuser)
-
-
 def _readable(db: Session, dashboard: Dashboard, user: User) -> bool:
     """Personal collections are private to their owner (admins see everything)."""
-    if dashboard.collection_id is None or user.is_superuser:
-        return True
-    owner = personal_owner_of(db, db.get(Collection, dashboard.collection_id))
-    return owner is None or owner == user.id
+    return can_read_content(db, user, dashboard.collection_id)
 
 
 def _check_readable(db: Session, dashboard: Dashboard, user: User) -> None:
@@ -359,7 +347,7 @@ def _normalized_parameters(parameters: list[dict[str, Any]] | None) -> list[dict
 @router.post("")
 def create_dashboard(body: CreateDashboardBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Create a dashboard (in `collection_id`, or the root collection)."""
-    _check_collection(db, body.collection_id, user)
+    check_destination(db, user, body.collection_id)
     dashboard = Dashboard(
         name=body.name,
         description=body.description,
@@ -423,7 +411,7 @@ def update_dashboard(
     if "dashcards" in sent and dashboard.archived:
         raise _archived()
     if "collection_id" in sent and body.collection_id != dashboard.collection_id:
-        _check_collection(db, body.collection_id, user)
+        check_destination(db, user, body.collection_id)
     if body.archived is not None and body.archived != dashboard.archived:
         # Archiving moves a dashboard to the Trash; its collection is kept for restoring.
         dashboard.archived = body.archived
@@ -474,7 +462,7 @@ def copy_dashboard(
     body = body or CopyBody()
     original = _dashboard(db, dashboard_id)
     _check_readable(db, original, user)
-    _check_collection(db, body.collection_id, user)
+    check_destination(db, user, body.collection_id)
     deep = bool(body.is_deep_copy)
     if body.is_deep_copy is False and db.scalar(
         select(func.count()).where(Card.dashboard_id == original.id, Card.archived.is_(False))

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase import __version__
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
-from querybase.models.collection import Collection
+from querybase.models.collection import COLUMNS as COLLECTION_COLUMNS
+from querybase.models.collection import Collection, personal_tree_owner
 from querybase.models.dashboard import Dashboard, DashboardCard
 from querybase.models.revision import Revision
 from querybase.models.user import DEFAULT_COLUMNS, User, user_json
@@ -74,36 +75,9 @@ def collection_map(db: Session, collection: Collection | None) -> dict[str, Any]
     if collection is None:
         return None
     return {
-        "id": collection.id,
-        "name": collection.name,
-        "slug": collection.slug,
-        "description": collection.description,
-        "location": collection.location,
-        "is_personal": personal_owner_of(db, collection) is not None,
-        "personal_owner_id": collection.personal_owner_id,
-        "archived": collection.archived,
-        "archived_directly": collection.archived_directly,
-        "archive_operation_id": collection.archive_operation_id,
-        "authority_level": collection.authority_level,
-        "type": collection.type,
-        "entity_id": collection.entity_id,
-        "namespace": collection.namespace,
-        "is_sample": collection.is_sample,
-        "created_at": collection.created_at,
+        **{column: getattr(collection, column) for column in COLLECTION_COLUMNS},
+        "is_personal": personal_tree_owner(db, collection) is not None,
     }
-
-
-def personal_owner_of(db: Session, collection: Collection | None) -> int | None:
-    """The owner of the personal collection that is or contains `collection` (None if not personal):
-    `location` is the path of ancestor ids, so the first one is the root of its tree."""
-    if collection is None:
-        return None
-    if collection.personal_owner_id is not None:
-        return collection.personal_owner_id
-    ancestors = [int(part) for part in collection.location.split("/") if part.isdigit()]
-    if not ancestors:
-        return None
-    return db.scalar(select(Collection.personal_owner_id).where(Collection.id == ancestors[0]))
 
 
 def creator_map(user: User) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
+from querybase.errors import check_403, check_404
 from querybase.models.base import Base, new_entity_id, utcnow
 
 
@@ -132,6 +133,21 @@ def can_read(db: Session, user: Any, collection: Collection) -> bool:
         return True
     owner = personal_tree_owner(db, collection)
     return owner is None or owner == user.id
+
+
+def can_read_content(db: Session, user: Any, collection_id: int | None) -> bool:
+    """Whether `user` may see a card or dashboard kept in collection `collection_id` (None: the root)."""
+    if collection_id is None or user.is_superuser:
+        return True
+    collection = db.get(Collection, collection_id)
+    return collection is None or can_read(db, user, collection)
+
+
+def check_destination(db: Session, user: Any, collection_id: int | None) -> None:
+    """Saving content into `collection_id`: it must exist (404) and not be someone else's personal
+    collection (403). None is the root."""
+    if collection_id is not None:
+        check_403(can_read(db, user, check_404(db.get(Collection, collection_id))))
 
 
 def can_write(db: Session, user: Any, collection: Collection) -> bool:

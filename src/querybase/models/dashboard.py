@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, Text,
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
-from querybase.models.collection import Collection
+from querybase.models.collection import Collection, trash_collection
 from querybase.models.database import Field, field_json
 from querybase.models.revision import Revision
 from querybase.models.user import User
@@ -205,10 +205,6 @@ def dashcard_json(db: Session, dashcard: DashboardCard, user: User) -> dict[str,
     }
 
 
-def trash_collection_id(db: Session) -> int | None:
-    return db.scalar(select(Collection.id).where(Collection.type == "trash").limit(1))
-
-
 def last_edit_info(db: Session, dashboard: Dashboard) -> dict[str, Any] | None:
     """Who last edited the dashboard and when, from its newest revision (none without revisions)."""
     revision = db.scalar(
@@ -302,7 +298,7 @@ def dashboard_json(db: Session, dashboard: Dashboard, user: User) -> dict[str, A
     dashcards = dashboard_cards(db, dashboard.id)
     data = dashboard_row(dashboard)
     if dashboard.archived_directly:
-        data["collection_id"] = trash_collection_id(db)
+        data["collection_id"] = trash_collection(db).id
     data.update(
         {
             "collection": collection_map(db, collection) if collection is not None else root_collection(),
