@@ -37,7 +37,7 @@ from querybase.models.collection import (
     trash_collection,
 )
 from querybase.models.dashboard import Dashboard, DashboardCard
-from querybase.models.revision import Revision
+from querybase.models.revision import last_edits
 from querybase.models.snippet import NativeQuerySnippet
 from querybase.models.timeline import Timeline
 from querybase.models.user import User
@@ -318,27 +318,6 @@ def get_trash(user: CurrentUser, db: DbSession) -> dict[str, Any]:
 # Items
 
 
-def _last_edits(db: Session, model: str, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Each object's newest revision as Metabase's `last-edit-info`."""
-    if not ids:
-        return {}
-    rows = db.execute(
-        select(Revision.model_id, Revision.timestamp, User)
-        .join(User, User.id == Revision.user_id)
-        .where(Revision.model == model, Revision.model_id.in_(ids), Revision.most_recent.is_(True))
-    )
-    return {
-        model_id: {
-            "id": editor.id,
-            "email": editor.email,
-            "first_name": editor.first_name,
-            "last_name": editor.last_name,
-            "timestamp": timestamp,
-        }
-        for model_id, timestamp, editor in rows
-    }
-
-
 _OPTIONAL_BLOCK = re.compile(r"\[\[.*?\]\]", re.S)
 _TAG = re.compile(r"\{\{\s*([^}\s]+)\s*\}\}")
 
@@ -399,7 +378,7 @@ def _card_items(
         statement = statement.where(Card.dashboard_id.is_(None))
     cards = db.scalars(statement.where(*_pinned(Card.collection_position, pinned_state))).all()
     ids = [c.id for c in cards]
-    edits = _last_edits(db, "Card", ids)
+    edits = last_edits(db, "Card", ids)
     dashboard_counts = (
         dict(
             db.execute(
@@ -478,7 +457,7 @@ def _dashboard_items(
         )
     dashboards = db.scalars(statement.where(*_pinned(Dashboard.collection_position, pinned_state))).all()
     ids = [d.id for d in dashboards]
-    edits = _last_edits(db, "Dashboard", ids)
+    edits = last_edits(db, "Dashboard", ids)
     with_questions = (
         set(
             db.scalars(

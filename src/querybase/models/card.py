@@ -13,7 +13,7 @@ from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
 from querybase.models.collection import COLUMNS as COLLECTION_COLUMNS
 from querybase.models.collection import Collection, personal_tree_owner
 from querybase.models.dashboard import Dashboard, DashboardCard
-from querybase.models.revision import Revision
+from querybase.models.revision import last_edits
 from querybase.models.user import DEFAULT_COLUMNS, User, user_json
 
 
@@ -90,23 +90,17 @@ def creator_map(user: User) -> dict[str, Any]:
 
 def last_edit_info(db: Session, card: Card) -> dict[str, Any]:
     """Who last edited the card and when: the newest revision, else its creator at `updated_at`."""
-    revision = db.scalar(
-        select(Revision)
-        .where(Revision.model == "Card", Revision.model_id == card.id)
-        .order_by(Revision.id.desc())
-        .limit(1)
-    )
-    editor = db.get(User, revision.user_id) if revision is not None else None
-    timestamp = revision.timestamp if revision is not None else card.updated_at
-    if editor is None:
-        editor = db.get(User, card.creator_id)
-    assert editor is not None
+    edit = last_edits(db, "Card", [card.id]).get(card.id)
+    if edit is not None:
+        return edit
+    creator = db.get(User, card.creator_id)
+    assert creator is not None
     return {
-        "id": editor.id,
-        "email": editor.email,
-        "first_name": editor.first_name,
-        "last_name": editor.last_name,
-        "timestamp": timestamp,
+        "id": creator.id,
+        "email": creator.email,
+        "first_name": creator.first_name,
+        "last_name": creator.last_name,
+        "timestamp": card.updated_at,
     }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
 from querybase.models.collection import Collection, trash_collection
 from querybase.models.database import Field, field_json
-from querybase.models.revision import Revision
+from querybase.models.revision import last_edits
 from querybase.models.user import User
 
 
@@ -207,22 +207,7 @@ def dashcard_json(db: Session, dashcard: DashboardCard, user: User) -> dict[str,
 
 def last_edit_info(db: Session, dashboard: Dashboard) -> dict[str, Any] | None:
     """Who last edited the dashboard and when, from its newest revision (none without revisions)."""
-    revision = db.scalar(
-        select(Revision)
-        .where(Revision.model == "Dashboard", Revision.model_id == dashboard.id)
-        .order_by(Revision.id.desc())
-        .limit(1)
-    )
-    editor = db.get(User, revision.user_id) if revision is not None else None
-    if revision is None or editor is None:
-        return None
-    return {
-        "id": editor.id,
-        "email": editor.email,
-        "first_name": editor.first_name,
-        "last_name": editor.last_name,
-        "timestamp": revision.timestamp,
-    }
+    return last_edits(db, "Dashboard", [dashboard.id]).get(dashboard.id)
 
 
 def mapped_field_ids(db: Session, parameter_id: str, dashcards: list[DashboardCard]) -> list[int]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, update
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase import __version__
 from querybase.models.base import Base, JSONText, utcnow
+from querybase.models.user import User
 
 
 class Revision(Base):
@@ -61,3 +62,24 @@ def record_revision(
     db.add(revision)
     db.flush()
     return revision
+
+
+def last_edits(db: Session, model: str, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Metabase's `last-edit-info` of each object that has a revision: who made its newest one, and when."""
+    if not ids:
+        return {}
+    rows = db.execute(
+        select(Revision.model_id, Revision.timestamp, User)
+        .join(User, User.id == Revision.user_id)
+        .where(Revision.model == model, Revision.model_id.in_(ids), Revision.most_recent.is_(True))
+    )
+    return {
+        model_id: {
+            "id": editor.id,
+            "email": editor.email,
+            "first_name": editor.first_name,
+            "last_name": editor.last_name,
+            "timestamp": timestamp,
+        }
+        for model_id, timestamp, editor in rows
+    }
