@@ -14,14 +14,13 @@ from querybase import sample_database, sync
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import NON_BLANK, MbType, NonBlankString, PositiveInt, non_blank, received
-from querybase.api.table import ordered_fields, target_json
+from querybase.api.table import ROOT_COLLECTION_SCHEMA, ordered_fields, target_json, virtual_table
 from querybase.drivers import get_driver
 from querybase.drivers.base import ConnectionFailure
 from querybase.drivers.sql import POOLS, SQLDriver
 from querybase.errors import BadRequest, NotFound, PaymentRequired, check_403, check_404
 from querybase.models.card import Card
 from querybase.models.collection import Collection
-from querybase.models.collection import can_read as can_read_collection
 from querybase.models.database import (
     Database,
     Field,
@@ -35,6 +34,9 @@ from querybase.models.database import (
     table_json,
 )
 from querybase.models.user import User
+from querybase.permissions import checks
+from querybase.permissions.collection import can_read_content
+from querybase.permissions.data import can_read_database, native_permissions, set_new_database_permissions
 from querybase.query_processor.saved import SAVED_QUESTIONS_DB_ID
 
 router = APIRouter(route_class=MetabaseRoute, tags=["database"])
@@ -170,6 +172,13 @@ def _tables(db: DbSession, database_id: int, *, visible_only: bool = True) -> li
     return list(db.scalars(query.order_by(func.lower(Table.display_name), Table.id)))
 
 
+def _readable_tables(
+    db: DbSession, user: User, database_id: int, *, visible_only: bool = True
+) -> list[Table]:
+    """The tables of `_tables` that `user` may see."""
+    return checks.readable_tables(db, user, _tables(db, database_id, visible_only=visible_only))
+
+
 def _with_fields(db: DbSession, table: Table, *, include_sensitive: bool = False) -> dict[str, Any]:
     """A table with its fields, each with its FK target, as `metadata` and `include=tables.fields` show it."""
     fields = [
@@ -180,11 +189,11 @@ def _with_fields(db: DbSession, table: Table, *, include_sensitive: bool = False
     return {**table_json(table), "fields": fields}
 
 
-def _listed(database: Database, user: User) -> dict[str, Any]:
+def _listed(db: DbSession, database: Database, user: User) -> dict[str, Any]:
     """A database as `GET /api/database` lists it."""
     return {
         **database_json(database, user),
-        "native_permissions": "write",
+        "native_permissions": native_permissions(db, user, database.id),
         "can_upload": False,
         "router_user_attribute": None,
     }
@@ -211,13 +220,15 @@ def list_databases(
     saved: bool = False,
     include_only_uploadable: bool = False,
 ) -> dict[str, Any]:
-    """Every database: `{data, total}`; `include=tables` adds their visible tables."""
+    """The databases the user may see: `{data, total}`; `include=tables` adds their visible tables."""
     databases = db.scalars(select(Database).order_by(func.lower(Database.name), func.lower(Database.engine)))
     data = []
     for database in databases:
-        item = _listed(database, user)
+        if not can_read_database(db, user, database.id):
+            continue
+        item = _listed(db, database, user)
         if include == "tables":
-            item["tables"] = [table_json(t) for t in _tables(db, database.id)]
+            item["tables"] = [table_json(t) for t in _readable_tables(db, user, database.id)]
         data.append(item)
     if include_only_uploadable:
         data = []
@@ -230,8 +241,6 @@ def list_databases(
 # The "Saved Questions" virtual database: saved questions and models shown as tables (`card__N`) of a
 # database -1337, grouped in schemas named after their collections.
 
-ROOT_COLLECTION_SCHEMA = "Everything else"
-
 
 def _saved_question_cards(db: DbSession, user: User, *, types: tuple[str, ...]) -> list[Card]:
     """Cards that may be used as a source: not archived, with result metadata, in a collection the user
@@ -241,48 +250,14 @@ def _saved_question_cards(db: DbSession, user: User, *, types: tuple[str, ...]) 
         .where(Card.archived.is_(False), Card.result_metadata.is_not(None), Card.type.in_(types))
         .order_by(func.lower(Card.name), Card.id)
     )
-    readable: dict[int, bool] = {}
+    readable: dict[int | None, bool] = {}
 
     def can_read(collection_id: int | None) -> bool:
-        if collection_id is None or user.is_superuser:
-            return True
         if collection_id not in readable:
-            collection = db.get(Collection, collection_id)
-            readable[collection_id] = collection is not None and can_read_collection(db, user, collection)
+            readable[collection_id] = can_read_content(db, user, collection_id)
         return readable[collection_id]
 
     return [c for c in db.scalars(query) if isinstance(c.result_metadata, list) and can_read(c.collection_id)]
-
-
-def virtual_table(db: DbSession, card: Card, *, fields: bool) -> dict[str, Any]:
-    """A card as a table of the Saved Questions database (Metabase's `card->virtual-table`)."""
-    collection = db.get(Collection, card.collection_id) if card.collection_id is not None else None
-    table_id = f"card__{card.id}"
-    table: dict[str, Any] = {
-        "id": table_id,
-        "db_id": card.database_id,
-        "display_name": card.name,
-        "schema": collection.name if collection is not None else ROOT_COLLECTION_SCHEMA,
-        "moderated_status": None,
-        "description": card.description,
-        "entity_id": card.entity_id,
-        "metrics": None,
-        "type": card.type,
-    }
-    if fields:
-        table["fields"] = [
-            {
-                **column,
-                "table_id": table_id,
-                "id": column.get("id")
-                if isinstance(column.get("id"), int)
-                else ["field", column.get("name"), {"base-type": column.get("base_type") or "type/*"}],
-                "semantic_type": column.get("semantic_type"),
-            }
-            for column in card.result_metadata or []
-            if isinstance(column, dict)
-        ]
-    return table
 
 
 def saved_questions_database(
@@ -383,6 +358,7 @@ def add_database(db: DbSession, body: CreateDatabaseBody, *, creator: User) -> D
     )
     db.add(database)
     db.flush()
+    set_new_database_permissions(db, database.id)
     db.refresh(database)
     return database
 
@@ -417,12 +393,12 @@ def get_database(
     database_id: int, user: CurrentUser, db: DbSession, include: str | None = None
 ) -> dict[str, Any]:
     """A database; `include=tables` or `include=tables.fields` adds its visible tables (and their fields)."""
-    database = _get(db, database_id)
+    database = checks.readable_database(db, user, database_id)
     data = _presented(database, user)
     if include == "tables":
-        data["tables"] = [table_json(t) for t in _tables(db, database_id)]
+        data["tables"] = [table_json(t) for t in _readable_tables(db, user, database_id)]
     elif include == "tables.fields":
-        data["tables"] = [_with_fields(db, t) for t in _tables(db, database_id)]
+        data["tables"] = [_with_fields(db, t) for t in _readable_tables(db, user, database_id)]
     return data
 
 
@@ -494,8 +470,8 @@ def get_metadata(
 ) -> dict[str, Any]:
     """A database with its tables and their fields (hidden tables and sensitive fields only with
     `include_hidden`)."""
-    database = _get(db, database_id)
-    tables = _tables(db, database_id, visible_only=not include_hidden)
+    database = checks.readable_database(db, user, database_id)
+    tables = _readable_tables(db, user, database_id, visible_only=not include_hidden)
     return {
         **database_json(database, user),
         "tables": [
@@ -511,8 +487,9 @@ def get_metadata(
 
 @router.get("/{database_id}/fields")
 def list_database_fields(database_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """Every field of the database that is neither sensitive nor retired, with its table's name."""
-    _get(db, database_id)
+    """Every field of the database that is neither sensitive nor retired and that the user may see, with its
+    table's name."""
+    checks.readable_database(db, user, database_id)
     rows = db.execute(
         select(Field, Table)
         .join(Table, Field.table_id == Table.id)
@@ -531,36 +508,50 @@ def list_database_fields(database_id: int, user: CurrentUser, db: DbSession) -> 
             "schema": t.schema,
         }
         for f, t in rows
+        if checks.can_read_table(db, user, t)
     ]
 
 
 @router.get("/{database_id}/idfields")
 def list_id_fields(database_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """The primary-key fields of the database's active tables, each with its table, by table name."""
-    _get(db, database_id)
+    """The primary-key fields of the database's active tables that the user may see, each with its table, by
+    table name."""
+    checks.readable_database(db, user, database_id)
     rows = db.execute(
         select(Field, Table)
         .join(Table, Field.table_id == Table.id)
         .where(Table.db_id == database_id, Table.active.is_(True), Field.semantic_type == "type/PK")
         .order_by(func.lower(Table.name), Field.id)
     )
-    return [{**field_json(f), "table": table_json(t, present=False)} for f, t in rows]
+    return [
+        {**field_json(f), "table": table_json(t, present=False)}
+        for f, t in rows
+        if checks.can_read_table(db, user, t)
+    ]
 
 
 @router.get("/{database_id}/schemas")
 def list_schemas(database_id: int, user: CurrentUser, db: DbSession) -> list[str]:
-    """The names of the schemas that have visible tables (`""` for engines without schemas)."""
-    _get(db, database_id)
-    return sorted({t.schema or "" for t in _tables(db, database_id)})
+    """The names of the schemas that have visible tables the user may see (`""` for engines without
+    schemas)."""
+    checks.readable_database(db, user, database_id)
+    schemas = {t.schema or "" for t in _tables(db, database_id)}
+    return sorted(s for s in schemas if checks.can_read_schema(db, user, database_id, s))
 
 
 @router.get("/{database_id}/schema/{schema}")
 def list_schema_tables(
     database_id: int, schema: str, user: CurrentUser, db: DbSession
 ) -> list[dict[str, Any]]:
-    """The visible tables of one schema; 404 when it has none."""
-    _get(db, database_id)
-    tables = [t for t in _tables(db, database_id) if (t.schema or "") == schema]
+    """The visible tables of one schema that the user may see; 404 when there are none."""
+    return _schema_tables(db, user, database_id, schema)
+
+
+def _schema_tables(db: DbSession, user: User, database_id: int, schema: str) -> list[dict[str, Any]]:
+    """A schema's tables: 403 unless the user may see the database and the schema, 404 when none is left."""
+    checks.readable_database(db, user, database_id)
+    check_403(checks.can_read_schema(db, user, database_id, schema))
+    tables = [t for t in _readable_tables(db, user, database_id) if (t.schema or "") == schema]
     if not tables:
         raise NotFound()
     return [table_json(t) for t in tables]
@@ -573,12 +564,7 @@ def list_schemaless_tables(
 ) -> list[dict[str, Any]]:
     """The visible tables of the `schema` query parameter's schema, or without a schema when it is not
     given (Metabase's `/schema/`); 404 when there are none."""
-    _get(db, database_id)
-    wanted = schema or ""
-    tables = [t for t in _tables(db, database_id) if (t.schema or "") == wanted]
-    if not tables:
-        raise NotFound()
-    return [table_json(t) for t in tables]
+    return _schema_tables(db, user, database_id, schema or "")
 
 
 def _like_escaped(text: str) -> str:
@@ -595,19 +581,24 @@ def autocomplete_suggestions(
     substring: NonBlankString | None = None,
 ) -> list[list[str]]:
     """Table and field names for the SQL editor, by `substring` or else `prefix` (case-insensitive):
-    `[["PRODUCTS", "Table"], ["PRODUCT_ID", "ORDERS :type/Integer :type/FK"]]`."""
-    _get(db, database_id)
+    `[["PRODUCTS", "Table"], ["PRODUCT_ID", "ORDERS :type/Integer :type/FK"]]`; only what the user may see."""
+    checks.readable_database(db, user, database_id)
     if not prefix and not substring:
         raise BadRequest(NEED_PREFIX)
     pattern = f"%{_like_escaped(substring)}%" if substring else f"{_like_escaped(prefix or '')}%"
-    tables = db.scalars(
-        _tables_query(database_id, visible_only=True)
-        .where(func.lower(Table.name).like(pattern, escape="\\"))
-        .order_by(func.lower(Table.name), Table.id)
-        .limit(AUTOCOMPLETE_LIMIT)
-    ).all()
-    fields = db.execute(
-        select(Field, Table.name)
+    # As in Metabase, what the user may not see is left out of the first matches (not replaced).
+    tables = checks.readable_tables(
+        db,
+        user,
+        db.scalars(
+            _tables_query(database_id, visible_only=True)
+            .where(func.lower(Table.name).like(pattern, escape="\\"))
+            .order_by(func.lower(Table.name), Table.id)
+            .limit(AUTOCOMPLETE_LIMIT)
+        ),
+    )
+    matches = db.execute(
+        select(Field, Table)
         .join(Table, Field.table_id == Table.id)
         .where(Table.db_id == database_id, Table.active.is_(True), Field.active.is_(True))
         .where(Field.visibility_type.not_in(["sensitive", "retired"]))
@@ -615,6 +606,7 @@ def autocomplete_suggestions(
         .order_by(func.lower(Field.name), func.lower(Table.name), Field.id)
         .limit(AUTOCOMPLETE_LIMIT)
     ).all()
+    fields = [(f, t.name) for f, t in matches if checks.can_read_table(db, user, t)]
     # Metabase's split: tables fill up to the limit less half the fields, fields take the rest
     # (Clojure's `take` of a fraction rounds up).
     take_tables = min(Fraction(len(tables)), AUTOCOMPLETE_LIMIT - Fraction(len(fields), 2))

@@ -96,7 +96,7 @@ def completed_body(
             "rows": rows,
             "cols": result.cols,
             "native_form": result.native,
-            "results_timezone": ctx.timezone,
+            "results_timezone": ctx.results_timezone,
             "results_metadata": {"columns": result.cols},
             "insights": None,
             "requested_timezone": ctx.timezone,

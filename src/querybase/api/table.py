@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from querybase import sync
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import MbType, NonBlankString, pr_str, received
-from querybase.errors import BadRequest, check_403, check_404
+from querybase.api.schema import MbType, NonBlankString, PositiveInt, pr_str, received
+from querybase.errors import BadRequest, check_404
+from querybase.models.card import Card
+from querybase.models.collection import Collection, can_read_content
 from querybase.models.database import (
     Database,
     Field,
@@ -24,6 +26,7 @@ from querybase.models.database import (
     table_json,
 )
 from querybase.models.user import User
+from querybase.permissions import checks
 
 router = APIRouter(route_class=MetabaseRoute, tags=["table"])
 
@@ -63,15 +66,9 @@ _NON_NIL_KEYS = frozenset({"display_name", "show_in_getting_started", "entity_ty
 _TEMPORAL_SEMANTIC = re.compile(r"(timestamp|date|time|temporal)$")
 
 
-def get_table(db: DbSession, table_id: int) -> Table:
-    return check_404(db.get(Table, table_id))
-
-
 def writable_table(db: DbSession, table_id: int, user: User) -> Table:
     """A table the caller may change: 404 when it does not exist, then 403 unless an admin."""
-    table = get_table(db, table_id)
-    check_403(user.is_superuser)
-    return table
+    return checks.writable(user, db.get(Table, table_id))
 
 
 def ordered_fields(db: DbSession, table: Table) -> list[Field]:
@@ -148,6 +145,70 @@ def query_metadata(
     }
 
 
+# ---------------------------------------------------------------------------------------------------
+# Saved questions as tables (`card__N`) of the "Saved Questions" virtual database
+
+ROOT_COLLECTION_SCHEMA = "Everything else"
+# What a card's column takes from the field it comes from (Metabase's `card-result-metadata->virtual-fields`).
+UNDERLYING_FIELD_KEYS = ("fk_target_field_id", "has_field_values", "target", "dimensions", "name_field")
+
+
+def virtual_table(db: DbSession, card: Card, *, fields: bool) -> dict[str, Any]:
+    """A card as a table of the Saved Questions database (Metabase's `card->virtual-table`): its columns, from
+    its result metadata, are fields referred to by id when they come from a field, else by name."""
+    collection = db.get(Collection, card.collection_id) if card.collection_id is not None else None
+    table_id = f"card__{card.id}"
+    table: dict[str, Any] = {
+        "id": table_id,
+        "db_id": card.database_id,
+        "display_name": card.name,
+        "schema": collection.name if collection is not None else ROOT_COLLECTION_SCHEMA,
+        "moderated_status": None,
+        "description": card.description,
+        "entity_id": card.entity_id,
+        "metrics": None,
+        "type": card.type,
+    }
+    if card.type == "metric" and card.dataset_query:
+        table["dataset_query"] = card.dataset_query
+    if fields:
+        table["fields"] = [
+            _virtual_field(db, table_id, column)
+            for column in card.result_metadata or []
+            if isinstance(column, dict)
+        ]
+    return table
+
+
+def _virtual_field(db: DbSession, table_id: str, column: dict[str, Any]) -> dict[str, Any]:
+    field_id = column.get("id") if isinstance(column.get("id"), int) else None
+    underlying = db.get(Field, field_id) if field_id is not None else None
+    known = field_with_target(db, underlying) if underlying is not None else {}
+    return {
+        **column,
+        **{key: known[key] for key in UNDERLYING_FIELD_KEYS if key in known},
+        "table_id": table_id,
+        "id": field_id
+        if field_id is not None
+        else ["field", column.get("name"), {"base-type": column.get("base_type") or "type/*"}],
+        "semantic_type": column.get("semantic_type"),
+    }
+
+
+def card_query_metadata(db: DbSession, card: Card, user: User) -> dict[str, Any]:
+    """A card as a table for the query builder: its fields and its database. A PK or FK column that is not a
+    field (a native question's) loses that semantic type, which only a native model may keep."""
+    table = virtual_table(db, card, fields=True)
+    database = db.get(Database, card.database_id)
+    table["db"] = database_json(database, user) if database is not None else None
+    trusted = card.type == "model" and card.query_type == "native"
+    for field in table["fields"]:
+        keyed = field["semantic_type"] in ("type/PK", "type/FK")
+        if keyed and not trusted and not isinstance(field["id"], int):
+            field["semantic_type"] = None
+    return table
+
+
 def pk_field_id(db: DbSession, table: Table) -> int | None:
     """The id of the table's primary-key field (Metabase's `pk_field` hydration)."""
     return db.scalar(
@@ -161,16 +222,34 @@ def pk_field_id(db: DbSession, table: Table) -> int | None:
 
 @router.get("")
 def list_tables(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """Every active table of every database, with its database, by name."""
+    """Every active table the user may see, with its database, by name."""
     databases = {d.id: d for d in db.scalars(select(Database))}
     tables = db.scalars(select(Table).where(Table.active.is_(True)).order_by(Table.name, Table.id))
-    return [{**table_json(t), "db": table_database_json(databases[t.db_id], user)} for t in tables]
+    return [
+        {**table_json(t), "db": table_database_json(databases[t.db_id], user)}
+        for t in checks.readable_tables(db, user, tables)
+    ]
+
+
+@router.get("/card__{card_id}/query_metadata")
+def get_card_query_metadata(card_id: PositiveInt, user: CurrentUser, db: DbSession) -> Any:
+    """A saved question as a virtual table; an unknown or unreadable card answers nothing (204)."""
+    card = db.get(Card, card_id)
+    if card is None or not can_read_content(db, user, card.collection_id):
+        return Response(status_code=204)
+    return card_query_metadata(db, card, user)
+
+
+@router.get("/card__{card_id}/fks")
+def list_card_foreign_keys(card_id: PositiveInt, user: CurrentUser) -> list[Any]:
+    """A virtual table has no foreign keys pointing at it."""
+    return []
 
 
 @router.get("/{table_id}")
 def get_table_endpoint(table_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A table, with its database and the id of its primary key."""
-    table = get_table(db, table_id)
+    table = checks.readable_table(db, user, table_id)
     database = check_404(db.get(Database, table.db_id))
     return {
         **table_json(table),
@@ -208,8 +287,12 @@ def get_query_metadata(
     include_hidden_fields: bool = False,
     include_editable_data_model: bool = False,
 ) -> dict[str, Any]:
-    """What the query builder needs about a table: its fields (with FK targets) and its database."""
-    table = get_table(db, table_id)
+    """What the query builder needs about a table: its fields (with FK targets) and its database. With
+    `include_editable_data_model` (the admin's data model page) the table must be editable instead."""
+    if include_editable_data_model:
+        table = writable_table(db, table_id, user)
+    else:
+        table = checks.readable_table(db, user, table_id)
     return query_metadata(
         db, table, user, include_sensitive=include_sensitive_fields, include_hidden=include_hidden_fields
     )
@@ -219,7 +302,7 @@ def get_query_metadata(
 def list_foreign_keys(table_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]] | None:
     """The active foreign keys of active tables that point at this table's fields; null when the table
     has no fields."""
-    table = get_table(db, table_id)
+    table = checks.readable_table(db, user, table_id)
     field_ids = list(
         db.scalars(
             select(Field.id).where(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, text
+from sqlalchemy import Connection, func, literal, literal_column, text
 from sqlalchemy.engine import URL
 
 from querybase.drivers import types as t
@@ -45,8 +45,14 @@ class DuckDBDriver(SQLDriver):
         Feature.REGEX,
         Feature.PERCENTILE,
         Feature.DATETIME_DIFF,
+        Feature.CONVERT_TIMEZONE,
+        Feature.SET_TIMEZONE,
         Feature.WINDOW_FUNCTIONS_OFFSET,
     }
+    # Time zones come with the ICU extension (built into DuckDB's Python package, optional elsewhere).
+    named_timezone_probe = "SELECT timezone('UTC', TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+    set_timezone_sql = "SET TimeZone = ?"
+    reset_timezone_sql = "RESET TimeZone"
     secret_properties = frozenset({"motherduck_token"})
     system_schemas = frozenset({"information_schema", "pg_catalog"})
     type_map = (
@@ -165,3 +171,7 @@ class DuckDBDriver(SQLDriver):
 
     def regex_match_first(self, expr: Expr, pattern: str) -> Expr:
         return func.regexp_extract(expr, literal(pattern))
+
+    def seconds_between(self, start: Expr, end: Expr) -> Expr:
+        """In whole microseconds first: `epoch()` answers doubles with rounding errors."""
+        return (func.epoch_us(end) - func.epoch_us(start)) / literal_column("1000000.0")

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Double, String, cast, func, literal, literal_column, text, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Double,
+    String,
+    cast,
+    func,
+    literal,
+    literal_column,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects.mysql import BINARY
 from sqlalchemy.engine import URL
 
@@ -50,6 +61,11 @@ class MySQLDriver(SQLDriver):
         Feature.SET_TIMEZONE,
         Feature.WINDOW_FUNCTIONS_OFFSET,
     }
+    # Named zones need the server's time zone tables (`mysql_tzinfo_to_sql`); without them CONVERT_TZ
+    # answers NULL and `SET time_zone = 'Europe/Rome'` fails.
+    named_timezone_probe = "SELECT CONVERT_TZ('2000-01-01 00:00:00', 'UTC', 'Europe/Paris')"
+    set_timezone_sql = "SET time_zone = %s"
+    reset_timezone_sql = "SET time_zone = DEFAULT"
     type_map = (
         (r"^bigint", t.BIG_INTEGER),
         (r"^tinyint\(1\)$|^bit$|^bool", t.BOOLEAN),
@@ -190,6 +206,19 @@ class MySQLDriver(SQLDriver):
         if unit == "millisecond":
             amount, unit = amount * 1000, "microsecond"
         return func.timestampadd(literal_column(unit.upper()), literal(amount), expr)
+
+    def truncate_number(self, expr: Expr) -> Expr:
+        return cast(func.truncate(expr, literal_column("0")), BigInteger)
+
+    def seconds_between(self, start: Expr, end: Expr) -> Expr:
+        return func.timestampdiff(literal_column("MICROSECOND"), start, end) / literal_column("1000000e0")
+
+    def days_between(self, start: Expr, end: Expr) -> Expr:
+        return func.datediff(end, start)
+
+    def convert_timezone(self, expr: Expr, target: str, source: str | None, session: str) -> Expr:
+        """A TIMESTAMP column's values are read in the session's zone."""
+        return func.convert_tz(expr, literal(source or session), literal(target))
 
     def to_float(self, expr: Expr) -> Expr:
         """SQLAlchemy drops CAST(... AS DOUBLE) on MySQL; multiplying by a double literal converts too."""

@@ -55,6 +55,8 @@ class PostgresDriver(SQLDriver):
         Feature.NESTED_FIELD_COLUMNS,
     }
     system_schemas = frozenset({"information_schema", "pg_catalog", "pg_toast"})
+    # A session setting made in a transaction is undone by the rollback at checkin.
+    set_timezone_sql = "SELECT set_config('TimeZone', %s, false)"
     type_map = (
         (r"^(int8|bigint|bigserial|serial8)$", t.BIG_INTEGER),
         (r"^(int|int2|int4|integer|smallint|serial|serial2|serial4|smallserial|oid)$", t.INTEGER),

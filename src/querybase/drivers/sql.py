@@ -9,13 +9,16 @@ and type table, and overrides a method only where its engine differs.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Date,
     Double,
@@ -24,6 +27,7 @@ from sqlalchemy import (
     case,
     cast,
     create_engine,
+    event,
     extract,
     func,
     inspect,
@@ -38,6 +42,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from querybase.drivers.base import ColumnInfo, ConnectionFailure, Driver, Feature, ForeignKeyInfo, TableInfo
 
 CONNECT_TIMEOUT_SECONDS = 10
+# The execution option naming the time zone a statement's session must run in (the report timezone, on
+# engines that can set one); the engine's listener sets it before the statement and restores it at checkin.
+SESSION_TIMEZONE = "querybase_session_timezone"
+
+log = logging.getLogger(__name__)
 
 BASE_SQL_FEATURES = frozenset(
     {
@@ -156,6 +165,24 @@ class SQLTemporal:
     def floor(self, expr: Expr) -> Expr:
         return func.floor(expr)
 
+    def truncate_number(self, expr: Expr) -> Expr:
+        """A number rounded toward zero, as an integer."""
+        return cast(func.trunc(expr), BigInteger)
+
+    def seconds_between(self, start: Expr, end: Expr) -> Expr:
+        """The time from `start` to `end` in seconds, with its fraction (negative when `end` is earlier)."""
+        return extract("epoch", end) - extract("epoch", start)
+
+    def days_between(self, start: Expr, end: Expr) -> Expr:
+        """Whole calendar days from the date of `start` to the date of `end`, times of day ignored."""
+        return cast(end, Date) - cast(start, Date)
+
+    def convert_timezone(self, expr: Expr, target: str, source: str | None, session: str) -> Expr:
+        """The wall-clock time in `target` (a naive timestamp) of an instant: a zoned value (`source` None),
+        or a naive one read in `source`. `session` is the zone the session runs in. Zone names are bound."""
+        zoned = expr if source is None else func.timezone(literal(source), expr)
+        return func.timezone(literal(target), zoned)
+
     def to_float(self, expr: Expr) -> Expr:
         """A number as a double, so `/` never divides integers."""
         return cast(expr, Double)
@@ -220,7 +247,11 @@ class SQLDriver(SQLTemporal, Driver):
             options["poolclass"] = NullPool
         else:
             options.setdefault("pool_pre_ping", True)
-        return create_engine(self.url(details), **options)
+        engine = create_engine(self.url(details), **options)
+        if Feature.SET_TIMEZONE in self.features:
+            event.listen(engine, "before_execute", self._apply_session_timezone)
+            event.listen(engine, "checkin", self._restore_session_timezone)
+        return engine
 
     def if_(self, condition: Expr, then: Any, otherwise: Any = None) -> Expr:
         return case((condition, then), else_=otherwise)
@@ -314,6 +345,64 @@ class SQLDriver(SQLTemporal, Driver):
                 )
         return fks
 
+    # -------------------------------------------------------------------------------------------
+    # Session time zone (Metabase's `set-timezone` feature: the report timezone for a query's session)
+
+    # SQL that answers a non-null value when the engine knows named time zones, for engines where that
+    # depends on the installation (MySQL's time zone tables, DuckDB's ICU extension); None: it always does.
+    named_timezone_probe: ClassVar[str | None] = None
+
+    def named_timezones(self, database_id: int, details: dict[str, Any]) -> bool:
+        """Whether the database knows named time zones (`Europe/Rome`), asked once per connection pool."""
+        if self.named_timezone_probe is None:
+            return True
+        engine = POOLS.engine(self, database_id, details)
+        known = _NAMED_TIMEZONES.get(engine)
+        if known is None:
+            try:
+                with engine.connect() as conn:
+                    known = conn.exec_driver_sql(self.named_timezone_probe).scalar() is not None
+            except Exception:
+                log.info("database %s: no named time zones", database_id, exc_info=True)
+                return False
+            _NAMED_TIMEZONES[engine] = known
+        return known
+
+    # The statement that sets the session's time zone, the zone as its one parameter, in the DB-API's
+    # paramstyle; and the one that restores the default (None where the rollback at checkin does).
+    set_timezone_sql: ClassVar[str | None] = None
+    reset_timezone_sql: ClassVar[str | None] = None
+
+    def _apply_session_timezone(
+        self, conn: Connection, clause: Any, multiparams: Any, params: Any, options: Any
+    ) -> None:
+        zone = options.get(SESSION_TIMEZONE)
+        if zone and self.set_timezone_sql and conn.info.get(SESSION_TIMEZONE) != zone:
+            # On the DB-API connection: a statement through `conn` would take its streaming options.
+            _run(conn.connection.dbapi_connection, self.set_timezone_sql, (zone,))
+            conn.info[SESSION_TIMEZONE] = zone
+
+    def _restore_session_timezone(self, dbapi_connection: Any, record: Any) -> None:
+        zone = record.info.pop(SESSION_TIMEZONE, None)
+        if zone is None or dbapi_connection is None or self.reset_timezone_sql is None:
+            return
+        try:
+            _run(dbapi_connection, self.reset_timezone_sql, ())
+        except Exception as exc:
+            # A connection still in another time zone must not serve the next query.
+            record.invalidate(exc)
+
+
+def _run(dbapi_connection: Any, sql: str, params: tuple[Any, ...]) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        if params:
+            cursor.execute(sql, params)
+        else:
+            cursor.execute(sql)
+    finally:
+        cursor.close()
+
 
 class Pools:
     """Connection pools per connected database, keyed by database id, replaced when details change."""
@@ -348,3 +437,5 @@ class Pools:
 
 
 POOLS = Pools()
+# `named_timezones` answers by connection pool (a new pool, after the details change, asks again).
+_NAMED_TIMEZONES: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()

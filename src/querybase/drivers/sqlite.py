@@ -38,13 +38,16 @@ class SQLiteDriver(SQLDriver):
         ),
     )
     # Metabase's SQLite driver turns these off too.
-    features = BASE_SQL_FEATURES - {
-        Feature.FULL_JOIN,
-        Feature.RIGHT_JOIN,
-        Feature.STANDARD_DEVIATION,
-        Feature.ADVANCED_MATH,
-        Feature.CASE_SENSITIVITY,
-    }
+    features = (
+        BASE_SQL_FEATURES
+        - {
+            Feature.FULL_JOIN,
+            Feature.RIGHT_JOIN,
+            Feature.STANDARD_DEVIATION,
+            Feature.ADVANCED_MATH,
+            Feature.CASE_SENSITIVITY,
+        }
+    ) | {Feature.DATETIME_DIFF}
     secret_properties = frozenset()
     # Metabase's SQLite rules: searched in the declared type, first match wins (so NUMERIC is a float).
     type_map = (
@@ -212,6 +215,18 @@ class SQLiteDriver(SQLDriver):
         """Without `floor()`: SQLAlchemy replaces SQLite's own with a Python function that fails on NULL."""
         whole = cast(expr, Integer)
         return whole - cast(expr < whole, Integer)
+
+    def truncate_number(self, expr: Expr) -> Expr:
+        """SQLite's CAST to INTEGER drops the fraction."""
+        return cast(expr, Integer)
+
+    def seconds_between(self, start: Expr, end: Expr) -> Expr:
+        """From Julian days, to the millisecond (their precision as doubles)."""
+        days = func.julianday(end) - func.julianday(start)
+        return func.round(days * literal_column("86400000")) / literal_column("1000.0")
+
+    def days_between(self, start: Expr, end: Expr) -> Expr:
+        return cast(func.julianday(func.date(end)) - func.julianday(func.date(start)), Integer)
 
     def order(self, expr: Expr, *, descending: bool) -> Expr:
         """SQLite already sorts NULLs first ascending and last descending."""

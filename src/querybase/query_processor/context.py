@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from querybase.drivers.base import Feature
 from querybase.drivers.sql import SQLDriver
 from querybase.models.database import Database, Field, Table
 from querybase.models.user import User
@@ -86,6 +89,42 @@ class QueryContext:
     # Where the query comes from, as Metabase records it: "ad-hoc", "question", "csv-download", ...
     context: str = "ad-hoc"
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # The `report-timezone` setting (UTC when unset): the zone the query should run in.
     timezone: str = "UTC"
     start_of_week: str = "sunday"
     info: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def results_timezone(self) -> str:
+        """The zone the query actually runs and answers in (Metabase's results timezone): the report timezone
+        where the engine can run its session in it, else UTC. Relative dates, `now`, bucketing of zoned
+        columns and the offsets of returned temporal values all follow it."""
+        zone = self.timezone
+        if zone == "UTC" or zone_info(zone) is None or Feature.SET_TIMEZONE not in self.driver.features:
+            return "UTC"
+        if not self.driver.named_timezones(self.database.id, dict(self.database.details or {})):
+            return "UTC"
+        return zone
+
+    @property
+    def session_timezone(self) -> str | None:
+        """The zone to set the warehouse session to, None to leave it as it is (UTC)."""
+        return None if self.results_timezone == "UTC" else self.results_timezone
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        """The results timezone itself."""
+        return zone_info(self.results_timezone) or dt.UTC
+
+    def local_now(self) -> dt.datetime:
+        """The query's `now` as a naive wall-clock time in the results timezone."""
+        now = self.now if self.now.tzinfo else self.now.replace(tzinfo=dt.UTC)
+        return now.astimezone(self.zone).replace(tzinfo=None)
+
+
+def zone_info(name: str) -> dt.tzinfo | None:
+    """The time zone named `name` (an IANA name), None when there is no such zone."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None

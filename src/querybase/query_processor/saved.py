@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from querybase.models.card import Card
 from querybase.models.segment import LegacyMetric, Segment
 from querybase.models.snippet import NativeQuerySnippet
+from querybase.query_processor.compile.mbql import AGGREGATION_NAMES
 from querybase.query_processor.context import QueryContext
 from querybase.query_processor.errors import InvalidQuery
 from querybase.query_processor.mbql.normalize import normalize
@@ -104,18 +105,11 @@ def _expand_stage(ctx: QueryContext, inner: dict[str, Any], depth: int) -> dict[
         out["source-query"] = _expand_stage(ctx, out["source-query"], depth + 1)
     if out.get("joins"):
         out["joins"] = [_expand_stage(ctx, join, depth + 1) for join in out["joins"]]
-    filters = [out["filter"]] if out.get("filter") else []
     if out.get("aggregation"):
-        aggregations = []
-        for clause in out["aggregation"]:
-            aggregation, metric_filter = _expand_metric(ctx, out, clause, depth)
-            aggregations.append(aggregation)
-            if metric_filter is not None:
-                filters.append(metric_filter)
-        out["aggregation"] = aggregations
-    if filters:
-        combined = filters[0] if len(filters) == 1 else ["and", *filters]
-        out["filter"] = _expand_segments(ctx, combined, depth)
+        expanded = [_expand_metric(ctx, out, clause, depth) for clause in out["aggregation"]]
+        out["aggregation"] = [_expand_segments(ctx, clause, depth) for clause in expanded]
+    if out.get("filter"):
+        out["filter"] = _expand_segments(ctx, out["filter"], depth)
     return out
 
 
@@ -159,46 +153,101 @@ def _expand_segments(ctx: QueryContext, clause: Any, depth: int) -> Any:
     return [clause[0], *[_expand_segments(ctx, arg, depth) for arg in clause[1:]]]
 
 
-def _expand_metric(
-    ctx: QueryContext, stage: dict[str, Any], clause: Any, depth: int
-) -> tuple[Any, Any | None]:
+def _expand_metric(ctx: QueryContext, stage: dict[str, Any], clause: Any, depth: int) -> Any:
     """`["metric", id]` (possibly inside `aggregation-options`): the metric's aggregation, named after the
-    metric, and the filter it needs. A legacy (v1) metric is looked up first; then a card of type metric."""
+    metric, made conditional on the metric's filter (which narrows that aggregation only, never the
+    query's other ones)."""
     if not isinstance(clause, list) or not clause:
-        return clause, None
+        return clause
     if clause[0] == "aggregation-options" and len(clause) > 1:
-        inner, metric_filter = _expand_metric(ctx, stage, clause[1], depth)
+        inner = _expand_metric(ctx, stage, clause[1], depth)
         if inner is not clause[1] and inner[0] == "aggregation-options":
             inner = inner[1]
-        return ["aggregation-options", inner, *clause[2:]], metric_filter
+        return ["aggregation-options", inner, *clause[2:]]
     if clause[0] != "metric" or len(clause) < 2:
-        return clause, None
+        return clause
     metric_id = clause[1]
     if not isinstance(metric_id, int) or isinstance(metric_id, bool):
         raise InvalidQuery(f"Metric {metric_id!r} does not exist.")
-    legacy = ctx.db.get(LegacyMetric, metric_id)
-    if legacy is not None:
-        definition = _definition(ctx, legacy.definition)
-        name, source = legacy.name, definition.get("source-table", legacy.table_id)
-    else:
-        card = ctx.db.get(Card, metric_id)
-        if card is None or card.type != "metric" or card.database_id != ctx.database.id:
-            raise InvalidQuery(f"Metric {metric_id} does not exist.")
-        query = card_query(card)
-        definition = query.get("query") or {}
-        name, source = card.name, definition.get("source-table")
+    candidates = _metric_definitions(ctx, metric_id)
+    if not candidates:
+        raise InvalidQuery(f"Metric {metric_id} does not exist.")
+    fitting = [c for c in candidates if c[2] == stage.get("source-table")]
+    if not fitting:
+        raise InvalidQuery(f"Metric {metric_id} is not based on the query's source table.")
+    name, definition, _ = fitting[0]
     aggregations = definition.get("aggregation") or []
     if len(aggregations) != 1:
         raise InvalidQuery(f"Metric {metric_id} does not have exactly one aggregation.")
-    if stage.get("source-table") != source:
-        raise InvalidQuery(f"Metric {metric_id} is not based on the query's source table.")
-    aggregation = aggregations[0]
+    aggregation, options = aggregations[0], {}
     if aggregation[0] == "aggregation-options":
-        aggregation = aggregation[1]
-    metric_filter = definition.get("filter")
-    if metric_filter is not None:
-        metric_filter = _expand_segments(ctx, metric_filter, depth + 1)
-    return ["aggregation-options", aggregation, {"display-name": name}], metric_filter
+        aggregation, options = aggregation[1], aggregation[2] or {}
+    column_name = options.get("name") or AGGREGATION_NAMES.get(aggregation[0])
+    if definition.get("filter"):
+        condition = _expand_segments(ctx, definition["filter"], depth + 1)
+        aggregation = _conditional(aggregation, condition)
+    named = {"name": column_name} if column_name else {}
+    return ["aggregation-options", aggregation, {**named, "display-name": name}]
+
+
+def _metric_definitions(ctx: QueryContext, metric_id: int) -> list[tuple[str, dict[str, Any], Any]]:
+    """(name, definition, source table) of what `["metric", id]` may mean: a legacy (v1) metric from
+    `/api/metric`, then a card of type metric of the query's database. Their ids are counted apart, so the
+    caller keeps the one based on the query's table (the legacy metric when both are)."""
+    found = []
+    legacy = ctx.db.get(LegacyMetric, metric_id)
+    if legacy is not None:
+        definition = _definition(ctx, legacy.definition)
+        found.append((legacy.name, definition, definition.get("source-table", legacy.table_id)))
+    card = ctx.db.get(Card, metric_id)
+    if card is not None and card.type == "metric" and card.database_id == ctx.database.id:
+        definition = card_query(card).get("query") or {}
+        found.append((card.name, definition, definition.get("source-table")))
+    return found
+
+
+def _conditional(clause: Any, condition: Any) -> Any:
+    """An aggregation that only counts the rows matching `condition` (Metabase's metric expansion): `count`
+    sums 1 for each, `count-where`/`sum-where`/`distinct-where` add it to their own condition, `share` is
+    the share among those rows, and the others aggregate their argument only where it holds (a `case`
+    without a default); arithmetic over aggregations applies it to each."""
+    if not isinstance(clause, list) or not clause or not isinstance(clause[0], str):
+        return clause
+    name, args = clause[0], clause[1:]
+    if name in ("count", "cum-count") and not args:
+        return ["sum" if name == "count" else "cum-sum", ["case", [[condition, 1]], {"default": 0}]]
+    if name in ("count", "cum-count"):
+        return ["count" if name == "count" else "cum-count", ["case", [[condition, args[0]]]]]
+    if name in ("count-where", "share") and args:
+        both = _and(args[0], condition)
+        if name == "count-where":
+            return ["count-where", both]
+        return ["/", ["count-where", both], ["count-where", condition]]
+    if name in ("sum-where", "distinct-where") and len(args) > 1:
+        return [name, args[0], _and(args[1], condition)]
+    if name in CONDITIONAL_ARGUMENT and args:
+        return [name, ["case", [[condition, args[0]]]], *args[1:]]
+    if name == "aggregation-options" and args:
+        return [name, _conditional(args[0], condition), *args[1:]]
+    if name in ("+", "-", "*", "/"):
+        return [name, *[_conditional(arg, condition) for arg in args]]
+    return clause
+
+
+def _and(first: Any, second: Any) -> list[Any]:
+    """Two conditions joined with `and`, flattening either one that is already an `and`."""
+    parts = [*(first[1:] if _is_and(first) else [first]), *(second[1:] if _is_and(second) else [second])]
+    return ["and", *parts]
+
+
+def _is_and(clause: Any) -> bool:
+    return isinstance(clause, list) and bool(clause) and clause[0] == "and"
+
+
+# Aggregations whose first argument is what they aggregate: a metric's filter makes it a `case`.
+CONDITIONAL_ARGUMENT = frozenset(
+    {"avg", "cum-sum", "distinct", "max", "median", "min", "percentile", "stddev", "sum", "var"}
+)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -35,18 +35,19 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    text,
     true,
 )
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TextualSelect
 
 from querybase.drivers import types as t
 from querybase.drivers.base import Feature
+from querybase.drivers.sql import SESSION_TIMEZONE
 from querybase.models.database import Field, Table
 from querybase.query_processor import columns
-from querybase.query_processor.context import QueryContext
+from querybase.query_processor.context import QueryContext, zone_info
 from querybase.query_processor.errors import InvalidQuery, UnsupportedFeature
 from querybase.query_processor.mbql import temporal
 
@@ -134,6 +135,7 @@ class _Scope:
     implicit: dict[tuple[int, int], _Join] = field(default_factory=dict)
     expressions: dict[str, Expr] = field(default_factory=dict)
     expression_types: dict[str, str] = field(default_factory=dict)
+    expression_zones: dict[str, str] = field(default_factory=dict)
     aggregations: list[Expr] = field(default_factory=list)
 
 
@@ -417,17 +419,17 @@ def _temporal_base(scope: _Scope, ref: Any) -> str | None:
 
 
 def _now(scope: _Scope) -> dt.datetime:
-    now = scope.ctx.now
-    return now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+    """`now` on the results timezone's wall clock, as the session runs in that zone."""
+    return scope.ctx.local_now()
 
 
 def _instant(scope: _Scope, value: Any) -> dt.datetime | None:
-    """A literal date/datetime (`"2024-03-01"`, `absolute-datetime`, `relative-datetime`) as a naive UTC
-    datetime; None for anything else."""
+    """A literal date/datetime (`"2024-03-01"`, `absolute-datetime`, `relative-datetime`) as a naive
+    datetime of the results timezone; None for anything else."""
     if isinstance(value, str):
-        return temporal.parse_datetime(value)
+        return temporal.parse_datetime(value, scope.ctx.zone)
     if _is_clause(value, "absolute-datetime") and len(value) > 1 and isinstance(value[1], str):
-        return temporal.parse_datetime(value[1])
+        return temporal.parse_datetime(value[1], scope.ctx.zone)
     if _is_clause(value, "relative-datetime") and len(value) > 1:
         amount, unit = value[1], value[2] if len(value) > 2 else "day"
         if amount in ("current", 0):
@@ -452,7 +454,7 @@ def _value(scope: _Scope, value: Any, like: Any = None) -> Expr:
     if _is_clause(value):
         return compile_expression(scope, value)
     if base is not None and isinstance(value, str):
-        parsed = temporal.parse_datetime(value)
+        parsed = temporal.parse_datetime(value, scope.ctx.zone)
         if parsed is not None:
             return _temporal_literal(scope, parsed, base)
     if like is not None and isinstance(value, str):
@@ -603,6 +605,13 @@ def _concat(scope: _Scope, args: list[Any]) -> Expr:
 
 
 def _temporal_arg(scope: _Scope, arg: Any) -> Expr:
+    """A temporal function's argument: a column or expression as the engine compares instants, or a literal
+    (`"2024-03-01T10:00:00"`, `absolute-datetime`...) as a bound datetime of the results timezone."""
+    if isinstance(arg, str) or _is_clause(arg, "absolute-datetime", "relative-datetime"):
+        instant = _instant(scope, arg)
+        if instant is None:
+            raise InvalidQuery(f"Invalid date or datetime: {arg!r}")
+        return _temporal_literal(scope, instant, t.DATETIME)
     base = _temporal_base(scope, arg) or t.DATETIME
     return scope.ctx.driver.temporal(compile_expression(scope, arg), base)
 
@@ -651,6 +660,103 @@ def _now_expression(scope: _Scope, args: list[Any]) -> Expr:
     return _temporal_literal(scope, _now(scope), t.DATETIME)
 
 
+DIFF_SECONDS = {"hour": 3600, "minute": 60, "second": 1}
+DIFF_MONTHS = {"year": 12, "quarter": 3, "month": 1}
+
+
+def _datetime_diff(scope: _Scope, args: list[Any]) -> Expr:
+    """`["datetime-diff", a, b, unit]`: whole units from a to b, negative when b is earlier, as Metabase
+    counts them on every engine. Hours, minutes and seconds count elapsed time; days and weeks count
+    calendar days; months, quarters and years count calendar months, the day of the month deciding whether
+    the last one is whole (Jan 31 to Feb 28 is 0 months, as java.time counts). Times are those of the
+    results timezone."""
+    _require(scope, Feature.DATETIME_DIFF)
+    unit = args[2] if len(args) == 3 else None
+    if unit not in (*DIFF_SECONDS, "day", "week", *DIFF_MONTHS):
+        raise InvalidQuery(f"Invalid datetime-diff unit: {unit!r}")
+    driver = scope.ctx.driver
+    start, end = _temporal_arg(scope, args[0]), _temporal_arg(scope, args[1])
+    if unit in DIFF_SECONDS:
+        seconds = driver.seconds_between(start, end)
+        per = DIFF_SECONDS[unit]
+        return driver.truncate_number(seconds / literal_column(str(per)) if per > 1 else seconds)
+    if unit in ("day", "week"):
+        days = driver.days_between(start, end)
+        return days if unit == "day" else _divided(scope, days, 7)
+    # A date as one number that orders by month first, then by day: their difference divided by 32 and
+    # rounded toward zero counts the whole months between the two dates, either way round.
+    packed = [
+        (driver.date_part("year", e) * literal_column("12") + driver.date_part("month", e))
+        * literal_column("32")
+        + driver.date_part("day", e)
+        for e in (start, end)
+    ]
+    months = _divided(scope, packed[1] - packed[0], 32)
+    return months if unit == "month" else _divided(scope, months, DIFF_MONTHS[unit])
+
+
+def _divided(scope: _Scope, expr: Expr, divisor: int) -> Expr:
+    """An integer divided by `divisor`, rounded toward zero (engines round integer division differently)."""
+    driver = scope.ctx.driver
+    return driver.truncate_number(driver.to_float(expr) / literal_column(str(divisor)))
+
+
+def _convert_timezone(scope: _Scope, args: list[Any]) -> Expr:
+    """`["convert-timezone", t, target, source?]`: the wall-clock time in `target`. A zoned value (a
+    timestamptz column, a literal with an offset) takes no source; a naive one needs it."""
+    _require(scope, Feature.CONVERT_TIMEZONE)
+    ctx = scope.ctx
+    if not ctx.driver.named_timezones(ctx.database.id, dict(ctx.database.details or {})):
+        raise UnsupportedFeature(f"{Feature.CONVERT_TIMEZONE.value} is not supported by this driver.")
+    if len(args) not in (2, 3):
+        raise InvalidQuery("convert-timezone needs a datetime, a target time zone and maybe a source one.")
+    target, source = args[1], args[2] if len(args) > 2 else None
+    for zone in (target, source):
+        if zone is not None and (not isinstance(zone, str) or zone_info(zone) is None):
+            raise InvalidQuery(f"Invalid time zone: {zone!r}")
+    if _has_timezone(scope, args[0]) and source is not None:
+        raise InvalidQuery(
+            "input column already has a set timezone. Please remove the source parameter in convertTimezone."
+        )
+    if not _has_timezone(scope, args[0]) and source is None:
+        raise InvalidQuery(
+            "input column doesn't have a set timezone. Please set the source parameter in convertTimezone "
+            "to convert it."
+        )
+    if isinstance(args[0], str) and source is None:
+        # A literal with an offset is bound as the results timezone's wall-clock time.
+        source = ctx.results_timezone
+    return ctx.driver.convert_timezone(_temporal_arg(scope, args[0]), target, source, ctx.results_timezone)
+
+
+def _has_timezone(scope: _Scope, clause: Any) -> bool:
+    """Whether a temporal value is zoned: a timestamptz column, or a literal with an offset."""
+    if isinstance(clause, str):
+        try:
+            return dt.datetime.fromisoformat(clause.replace("Z", "+00:00")).tzinfo is not None
+        except ValueError:
+            return False
+    return _base_type_of(scope, clause) in ZONED_TYPES
+
+
+ZONED_TYPES = frozenset({t.DATETIME_TZ})
+
+
+def _converted_timezone(scope: _Scope, clause: Any) -> str | None:
+    """The zone a `convert-timezone` result (or a datetime moved from one) is a wall-clock time in: its
+    values are shown with that zone's offset (Metabase's `converted_timezone`)."""
+    if _is_clause(clause, "convert-timezone") and len(clause) > 2:
+        return clause[2] if isinstance(clause[2], str) else None
+    if _is_clause(clause, "datetime-add", "datetime-subtract") and len(clause) > 1:
+        return _converted_timezone(scope, clause[1])
+    if _is_clause(clause, "expression") and len(clause) > 1:
+        return scope.expression_zones.get(clause[1])
+    if _is_clause(clause, "field"):
+        inner = _inner_column(scope, clause)
+        return inner.meta.get("converted_timezone") if inner is not None else None
+    return None
+
+
 def _regex_match_first(scope: _Scope, args: list[Any]) -> Expr:
     _require(scope, Feature.REGEX)
     if len(args) < 2 or not isinstance(args[1], str):
@@ -694,6 +800,8 @@ FUNCTIONS: dict[str, Any] = {
     "temporal-extract": _temporal_extract,
     "datetime-add": _datetime_add(1),
     "datetime-subtract": _datetime_add(-1),
+    "datetime-diff": _datetime_diff,
+    "convert-timezone": _convert_timezone,
     "now": _now_expression,
 }
 
@@ -804,7 +912,7 @@ def _time_interval(scope: _Scope, clause: list[Any]) -> Expr:
         raise InvalidQuery(f"Invalid time-interval unit: {unit!r}")
     try:
         start, end = temporal.interval_bounds(
-            scope.ctx.now,
+            _now(scope),
             amount,
             unit,
             include_current=bool(options.get("include-current")),
@@ -821,7 +929,7 @@ def _relative_time_interval(scope: _Scope, clause: list[Any]) -> Expr:
     if unit not in TRUNCATION_UNITS or offset_unit not in TRUNCATION_UNITS or not isinstance(offset, int):
         raise InvalidQuery(f"Invalid relative-time-interval: {clause!r}")
     start, end = temporal.interval_bounds(
-        scope.ctx.now, amount, unit, include_current=False, start_of_week=scope.ctx.start_of_week
+        _now(scope), amount, unit, include_current=False, start_of_week=scope.ctx.start_of_week
     )
     shift = lambda instant: temporal.add(instant, offset, offset_unit)  # noqa: E731
     return _within(scope, ref, shift(start), shift(end))
@@ -1062,6 +1170,8 @@ def _ref_column(scope: _Scope, ref: list[Any], source: str) -> tuple[dict[str, A
         name = ref[1]
         base = scope.expression_types.get(name, t.FLOAT)
         meta = columns.computed_column(name, name, base, ["expression", name], source)
+        if name in scope.expression_zones:
+            meta["converted_timezone"] = scope.expression_zones[name]
         return columns.with_unit(meta, None), identity
     if ref[0] != "field":
         raise InvalidQuery(f"Invalid column reference: {ref!r}")
@@ -1156,7 +1266,9 @@ def _base_type_of(scope: _Scope, clause: Any) -> str:
     if name in ("datetime-add", "datetime-subtract"):
         base = _base_type_of(scope, clause[1])
         return base if base in t.TEMPORAL_TYPES else t.DATETIME
-    if name in ("length", "temporal-extract") or name.startswith("get-"):
+    if name == "convert-timezone":
+        return t.DATETIME
+    if name in ("length", "temporal-extract", "datetime-diff") or name.startswith("get-"):
         return t.INTEGER
     if name == "now":
         return t.DATETIME
@@ -1308,7 +1420,7 @@ def _source_stage(ctx: QueryContext, query: dict[str, Any]) -> CompiledStage:
     """The `source-query` of a stage or join (MBQL or native), with a saved question's metadata applied."""
     metadata = query.get("source-metadata") or []
     if "native" in query["source-query"]:
-        inner = _native_source(query["source-query"], metadata)
+        inner = _native_source(ctx, query["source-query"], metadata)
     else:
         inner = compile_stage(ctx, query["source-query"])
     if query.get("source-card-metadata"):
@@ -1316,26 +1428,28 @@ def _source_stage(ctx: QueryContext, query: dict[str, Any]) -> CompiledStage:
     return inner
 
 
-def _native_source(source: dict[str, Any], metadata: list[Any]) -> CompiledStage:
-    """A saved native question as a source: its SQL as text (colons escaped from SQLAlchemy's bind syntax),
-    its columns those of the card's saved result metadata."""
+def _native_source(ctx: QueryContext, source: dict[str, Any], metadata: list[Any]) -> CompiledStage:
+    """A native query as a source (a saved native question's): compiled as a native query of its own, its
+    template tags taking their defaults (a required one without fails, as in Metabase), its columns those
+    of the card's saved result metadata."""
+    # Imported here: native compilation reaches saved cards, which reach this module.
+    from querybase.query_processor.compile.native import compile_native
+
     sql = source.get("native")
-    if source.get("template-tags") or not isinstance(sql, str):
-        raise UnsupportedFeature("Native source queries with template tags are not supported yet.")
-    names = [c["name"] for c in metadata if isinstance(c, dict) and isinstance(c.get("name"), str)]
-    if not names:
+    if not isinstance(sql, str) or not sql.strip():
+        raise InvalidQuery("Native queries must have a non-blank query.")
+    saved = [c for c in metadata if isinstance(c, dict) and isinstance(c.get("name"), str)]
+    if not saved:
         raise InvalidQuery("A native source query needs its result metadata (run and save the question).")
-    sql = sql.strip().rstrip(";").replace(":", "\\:")
-    statement = text(sql).columns(*[sa_column(name) for name in names])
+    native = {"query": sql.strip().rstrip(";"), "template-tags": source.get("template-tags") or {}}
+    compiled = compile_native(ctx, {"type": "native", "native": native, "parameters": []})
+    statement = TextualSelect(compiled.statement, [sa_column(col["name"]) for col in saved], positional=True)
     outputs = []
-    for col in metadata:
+    for col in saved:
         base = col.get("base_type") or t.UNKNOWN
         ref = ["field", col["name"], {"base-type": base}]
-        meta = {
-            **columns.computed_column(
-                col["name"], col.get("display_name") or col["name"], base, ref, "fields"
-            )
-        }
+        display = col.get("display_name") or col["name"]
+        meta = columns.computed_column(col["name"], display, base, ref, "fields")
         outputs.append(OutputColumn(col["name"], sa_column(col["name"]), meta))
     return CompiledStage(statement, outputs)  # type: ignore[arg-type]
 
@@ -1371,6 +1485,9 @@ def compile_stage(ctx: QueryContext, query: dict[str, Any]) -> CompiledStage:
     for name, clause in (query.get("expressions") or {}).items():
         scope.expression_types[name] = _base_type_of(scope, clause)
         scope.expressions[name] = compile_expression(scope, clause)
+        zone = _converted_timezone(scope, clause)
+        if zone is not None:
+            scope.expression_zones[name] = zone
     query = _auto_bucket(scope, query)
     where = compile_filter(scope, query["filter"]) if query.get("filter") else None
     breakouts, aggregations = query.get("breakout") or [], query.get("aggregation") or []
@@ -1475,9 +1592,12 @@ def compile_query(ctx: QueryContext, query: dict[str, Any]) -> CompiledStage:
     """A normalized MBQL query (`type: query`) as a SELECT and its columns' metadata.
 
     A paged query is wrapped, so that the row limit the caller adds afterwards (which replaces a
-    statement's LIMIT) caps the page instead of replacing its size."""
+    statement's LIMIT) caps the page instead of replacing its size. The statement carries the session time
+    zone it runs in (the report timezone, where the engine can set it)."""
     stage = compile_stage(ctx, query["query"])
-    if not query["query"].get("page"):
-        return stage
-    paged = stage.select.subquery("paged")
-    return CompiledStage(select(*[paged.c[c.alias] for c in stage.columns]), stage.columns)
+    if query["query"].get("page"):
+        paged = stage.select.subquery("paged")
+        stage = CompiledStage(select(*[paged.c[c.alias] for c in stage.columns]), stage.columns)
+    if ctx.session_timezone is not None:
+        stage.select = stage.select.execution_options(**{SESSION_TIMEZONE: ctx.session_timezone})
+    return stage

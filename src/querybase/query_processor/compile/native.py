@@ -14,17 +14,18 @@ from typing import Any
 from sqlalchemy import literal_column
 from sqlalchemy.engine.interfaces import BindTyping, Dialect
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.base import Executable, Generative
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from querybase.drivers.sql import SESSION_TIMEZONE
 from querybase.query_processor.context import QueryContext
 from querybase.query_processor.parameters.parse import parse
 from querybase.query_processor.parameters.substitute import Piece, substitute
 from querybase.query_processor.parameters.values import resolve
 
 
-class NativeStatement(Executable, ClauseElement):
+class NativeStatement(Generative, Executable, ClauseElement):
     """SQL text and expressions, compiled in order: text verbatim (only `%` doubled where the driver's
     paramstyle needs it), expressions by the dialect with their bound parameters."""
 
@@ -55,9 +56,16 @@ def compile_native(ctx: QueryContext, query: dict[str, Any]) -> CompiledNative:
     tags = native.get("template-tags") or {}
     parameters = query.get("parameters") or []
     if not tags and not parameters:
-        return CompiledNative(NativeStatement([sql]), {"query": sql, "params": None})
+        return CompiledNative(_in_session_zone(ctx, NativeStatement([sql])), {"query": sql, "params": None})
     statement = NativeStatement(substitute(ctx, parse(sql), resolve(ctx, tags, parameters)))
-    return CompiledNative(statement, native_form(ctx, statement))
+    return CompiledNative(_in_session_zone(ctx, statement), native_form(ctx, statement))
+
+
+def _in_session_zone(ctx: QueryContext, statement: NativeStatement) -> NativeStatement:
+    """The statement, to be run with the session in the report timezone where the engine can set it."""
+    if ctx.session_timezone is None:
+        return statement
+    return statement.execution_options(**{SESSION_TIMEZONE: ctx.session_timezone})
 
 
 def native_form(ctx: QueryContext, statement: NativeStatement) -> dict[str, Any]:

@@ -17,9 +17,9 @@ WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "s
 _DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
 
-def parse_datetime(value: str) -> dt.datetime | None:
-    """An ISO date or datetime string (`2024-03`, `2024-03-05`, `2024-03-05T10:00:00Z`) as a naive UTC
-    datetime; None when it is not one."""
+def parse_datetime(value: str, zone: dt.tzinfo = dt.UTC) -> dt.datetime | None:
+    """An ISO date or datetime string (`2024-03`, `2024-03-05`, `2024-03-05T10:00:00Z`) as a naive
+    datetime, one with an offset moved to `zone`'s wall clock; None when it is not one."""
     text = value.strip()
     if _DATE_RE.match(text):
         parts = [int(p) for p in text.split("-")]
@@ -29,7 +29,7 @@ def parse_datetime(value: str) -> dt.datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        parsed = parsed.astimezone(zone).replace(tzinfo=None)
     return parsed
 
 

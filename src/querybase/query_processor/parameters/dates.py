@@ -67,16 +67,18 @@ def parse_temporal(value: str) -> Temporal:
         raise InvalidParameter(f"Don't know how to parse date param '{value}' — invalid format") from None
 
 
-def date_range(value: str, now: dt.datetime, start_of_week: str = "sunday") -> DateRange:
-    """The inclusive range a date string covers, relative strings anchored at `now`."""
-    found = _relative_range(value, now, start_of_week) or _absolute_range(value)
+def date_range(value: str, now: dt.datetime | None, start_of_week: str = "sunday") -> DateRange:
+    """The inclusive range a date string covers, relative strings anchored at `now` (None: only absolute
+    strings are expected)."""
+    relative = _relative_range(value, now, start_of_week) if now is not None else None
+    found = relative or _absolute_range(value)
     if found is None:
         raise InvalidParameter(f"Don't know how to parse date param '{value}' — invalid format")
     return found
 
 
 def datetime_range(
-    value: str, now: dt.datetime, start_of_week: str = "sunday"
+    value: str, now: dt.datetime | None, start_of_week: str = "sunday"
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """The half-open `[start, end)` a date string covers, for DateTime columns.
 
@@ -97,6 +99,33 @@ def datetime_range(
     if start is not None:
         return _as_datetime(start) + _step(start), None
     return None, _as_datetime(end) if end is not None else None
+
+
+@dataclass(frozen=True)
+class RelativeInterval:
+    """A relative date string as Metabase's MBQL filter on it: `time-interval` over `amount` units
+    (negative for the past, `current`), or, with an `offset`, `relative-time-interval`."""
+
+    amount: int | str
+    unit: str
+    include_current: bool = False
+    offset: tuple[int, str] | None = None
+
+
+def relative_interval(value: str) -> RelativeInterval | None:
+    """The interval a relative string (`past30days~`, `lastmonth`, `today`...) names, None for others."""
+    if value in ("today", "yesterday"):
+        return RelativeInterval("current" if value == "today" else -1, "day")
+    for pattern, sign in ((_PAST, -1), (_NEXT, 1)):
+        match = pattern.fullmatch(value)
+        if match:
+            amount, unit, suffix, offset, offset_unit = match.groups()
+            shift = (sign * int(offset), offset_unit) if offset_unit else None
+            return RelativeInterval(sign * int(amount), unit, suffix == "~", shift)
+    match = _LAST.fullmatch(value) or _THIS.fullmatch(value)
+    if match:
+        return RelativeInterval(-1 if value.startswith("last") else "current", match.group(1))
+    return None
 
 
 def exclusion(value: str, start_of_week: str = "sunday") -> tuple[str, list[int]] | None:

@@ -4,12 +4,11 @@ Metabase's `params->mbql`. Native queries take their parameters through template
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from querybase.query_processor.mbql.normalize import normalize_ref
 from querybase.query_processor.parameters import InvalidParameter
-from querybase.query_processor.parameters.dates import datetime_range
+from querybase.query_processor.parameters.dates import datetime_range, relative_interval
 from querybase.query_processor.parameters.values import value_to_number
 
 
@@ -95,7 +94,16 @@ def _filter(param: dict[str, Any]) -> list[Any] | None:
 
 
 def _date_filter(ref: list[Any], value: str) -> list[Any]:
-    start, end = datetime_range(value, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    """A date parameter's filter: a relative string becomes `time-interval` (or `relative-time-interval`),
+    so it is anchored at the query's `now` in the results timezone when it compiles, as Metabase's
+    `date-string->filter` does; an absolute one becomes its half-open range."""
+    relative = relative_interval(value)
+    if relative is not None:
+        if relative.offset is not None:
+            return ["relative-time-interval", ref, relative.amount, relative.unit, *relative.offset]
+        options = [{"include-current": True}] if relative.include_current else []
+        return ["time-interval", ref, relative.amount, relative.unit, *options]
+    start, end = datetime_range(value, None)
     clauses = []
     if start is not None:
         clauses.append([">=", ref, start.isoformat()])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -246,7 +245,7 @@ def _date_condition(
         unit, numbers = excluded
         part = driver.extract(unit, expr if temporal else driver.temporal(expr, t.DATETIME), start_of_week)
         return _grouped(and_(*[or_(part != _bind(n), part.is_(None)).self_group() for n in numbers]))
-    now = _now(ctx)
+    now = ctx.local_now()
     if base in DATETIME_TYPES:
         start, end = dates.datetime_range(value, now, start_of_week)
         bounds = ([expr >= at(start)] if start else []) + ([expr < at(end)] if end else [])
@@ -260,13 +259,3 @@ def _date_condition(
     if start is not None:
         return expr > at(start)
     return expr < at(end)
-
-
-def _now(ctx: QueryContext) -> dt.datetime:
-    """The query's `now` as a wall-clock time in the report timezone (relative dates are local dates)."""
-    try:
-        zone: dt.tzinfo = zoneinfo.ZoneInfo(ctx.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = dt.UTC
-    now = ctx.now if ctx.now.tzinfo else ctx.now.replace(tzinfo=dt.UTC)
-    return now.astimezone(zone).replace(tzinfo=None)

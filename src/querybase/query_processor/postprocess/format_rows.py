@@ -1,5 +1,7 @@
-"""Values as Metabase serializes them: temporal values as ISO-8601 strings in the report timezone
-(`2024-05-15T08:04:04.58Z`), decimals as numbers, text-stored dates (SQLite) parsed first."""
+"""Values as Metabase serializes them: temporal values as ISO-8601 strings in the results timezone
+(`2024-05-15T08:04:04.58Z`, `2024-05-15T10:04:04.58+02:00`), decimals as numbers, text-stored dates (SQLite)
+parsed first. A naive value is a wall-clock time of that zone; a zoned one is moved into it; a column that
+is a `convert-timezone` result is shown in its own zone (`converted_timezone`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from operator import itemgetter
 from typing import Any
 
 from querybase.drivers import types as t
+from querybase.query_processor.context import zone_info
 from querybase.query_processor.execute import Batch
 
 Formatter = Callable[[Any], Any]
@@ -45,6 +48,33 @@ def _parse_text(value: str) -> Any:
             return dt.time.fromisoformat(text)
         except ValueError:
             return value
+
+
+def _offset(value: dt.datetime) -> str:
+    """A zoned datetime's offset as java.time prints it: `Z`, `+09:00`, `-03:30`, `+00:09:21`."""
+    seconds = int((value.utcoffset() or dt.timedelta(0)).total_seconds())
+    if seconds == 0:
+        return "Z"
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("+", seconds)
+    text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}"
+    return text + (f":{seconds % 60:02d}" if seconds % 60 else "")
+
+
+def in_zone(zone: dt.tzinfo) -> Formatter:
+    """The formatter of a temporal column shown in a zone other than UTC."""
+
+    def format_in_zone(value: Any) -> Any:
+        if isinstance(value, str):
+            value = _parse_text(value)
+        if isinstance(value, dt.datetime):
+            local = value.astimezone(zone) if value.tzinfo else value.replace(tzinfo=zone)
+            text = local.replace(tzinfo=None).isoformat()
+            return (text.rstrip("0") if local.microsecond else text) + _offset(local)
+        if isinstance(value, dt.date):
+            return format_in_zone(dt.datetime(value.year, value.month, value.day))
+        return format_value(value)
+
+    return format_in_zone
 
 
 def format_value(value: Any) -> Any:
@@ -94,14 +124,19 @@ def _float(value: Any) -> Any:
 _AS_IS = frozenset({t.INTEGER, t.BIG_INTEGER, t.TEXT})
 
 
-def formatters(cols: list[dict[str, Any]]) -> list[Formatter | None]:
+def formatters(cols: list[dict[str, Any]], timezone: str = "UTC") -> list[Formatter | None]:
     """One formatter per column (None: values pass as they are): temporal columns also accept text (how
-    SQLite returns dates), boolean columns 0/1, float columns decimals and integers."""
+    SQLite returns dates) and are shown in `timezone` (or their `converted_timezone`), boolean columns
+    0/1, float columns decimals and integers."""
     result: list[Formatter | None] = []
     for col in cols:
         types = {col.get("effective_type"), col.get("base_type")}
         temporal_column = bool(types & t.TEMPORAL_TYPES) and "-of-" not in str(col.get("unit"))
-        if temporal_column:
+        zone_name = str(col.get("converted_timezone") or timezone)
+        zone = zone_info(zone_name) if zone_name != "UTC" else None
+        if temporal_column and zone is not None and col.get("base_type") not in (t.TIME, t.TIME_TZ):
+            result.append(in_zone(zone))
+        elif temporal_column:
             result.append(_temporal_text)
         elif col.get("base_type") == t.BOOLEAN:
             result.append(_boolean)
@@ -120,9 +155,12 @@ def columns_of(batch: Batch) -> list[Any]:
     return [list(map(itemgetter(index), batch)) for index in range(width)]
 
 
-def format_batches(cols: list[dict[str, Any]], batches: Iterator[Batch]) -> Iterator[Batch]:
-    """Format each batch column by column, only the columns that need it (the others pass untouched)."""
-    work = [(index, fn) for index, fn in enumerate(formatters(cols)) if fn is not None]
+def format_batches(
+    cols: list[dict[str, Any]], batches: Iterator[Batch], timezone: str = "UTC"
+) -> Iterator[Batch]:
+    """Format each batch column by column, only the columns that need it (the others pass untouched);
+    temporal values in the results `timezone`."""
+    work = [(index, fn) for index, fn in enumerate(formatters(cols, timezone)) if fn is not None]
     for batch in batches:
         if not work:
             yield batch
