@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from querybase.models.database import Database
 from querybase.models.database import Table as TableRow
+from querybase.permissions.data import set_new_database_permissions
 from querybase.sync.classify import entity_type, humanize
 
 if TYPE_CHECKING:
@@ -1119,6 +1120,7 @@ def register(db: Session, config: Config) -> Database:
     )
     db.add(database)
     db.flush()
+    set_new_database_permissions(db, database.id)
     for name in TABLE_ORDER:
         db.add(
             TableRow(db_id=database.id, name=name, display_name=humanize(name), entity_type=entity_type(name))

@@ -1,19 +1,19 @@
-"""`/api/permissions`: permission groups and group memberships (admin only).
+"""`/api/permissions`: the data permissions graph, permission groups and group memberships (admin only).
 
-The data permission graph (`/api/permissions/graph`) arrives with the permissions issue.
+The graph's rules and shape live in `permissions/data_graph.py`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import NonBlankString, PositiveInt
+from querybase.api.schema import BooleanValue, NonBlankString, PositiveInt
 from querybase.errors import BadRequest, PaymentRequired, check_404
 from querybase.models.user import (
     ADMIN_GROUP_ID,
@@ -23,6 +23,8 @@ from querybase.models.user import (
     User,
     member_json,
 )
+from querybase.permissions.data import set_new_group_permissions
+from querybase.permissions.data_graph import api_graph, json_graph, update_graph
 from querybase.permissions.groups import (
     ALL_USERS_LOCKED,
     add_membership,
@@ -98,6 +100,38 @@ def _check_name_free(db: DbSession, name: str) -> None:
         raise BadRequest(DUPLICATE_GROUP)
 
 
+@router.get("/graph")
+def get_graph(admin: SuperUser, db: DbSession) -> dict[str, Any]:
+    """The data permissions graph of every group and database."""
+    return json_graph(api_graph(db))
+
+
+@router.get("/graph/db/{db_id}")
+def get_database_graph(db_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
+    """The data permissions graph of one database."""
+    return json_graph(api_graph(db, database_id=db_id))
+
+
+@router.get("/graph/group/{group_id}")
+def get_group_graph(group_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
+    """The data permissions graph of one group."""
+    return json_graph(api_graph(db, group_id=group_id))
+
+
+@router.put("/graph")
+def put_graph(
+    admin: SuperUser,
+    db: DbSession,
+    body: dict[str, Any] = Body(...),
+    skip_graph: BooleanValue | None = Query(False, alias="skip-graph"),
+    force: BooleanValue | None = Query(False),
+) -> dict[str, Any]:
+    """Apply (part of) a graph read earlier. A graph based on an older revision is refused (409) unless
+    `force`; the answer is the new revision and, unless `skip-graph`, the graph of the groups sent."""
+    result = update_graph(db, admin, body, force=bool(force), skip_graph=bool(skip_graph))
+    return json_graph(result)
+
+
 @router.get("/group")
 def list_groups(
     admin: SuperUser,
@@ -138,6 +172,7 @@ def create_group(body: NewGroupBody, admin: SuperUser, db: DbSession) -> dict[st
     group = PermissionsGroup(name=body.name)
     db.add(group)
     db.flush()
+    set_new_group_permissions(db, group)
     return _group_json(group)
 
 

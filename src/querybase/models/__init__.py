@@ -7,6 +7,12 @@ from querybase.models.card import Card
 from querybase.models.collection import Collection
 from querybase.models.dashboard import Dashboard, DashboardCard, DashboardCardSeries, DashboardTab
 from querybase.models.database import Database, Field, FieldValues, Table
+from querybase.models.permissions import (
+    CollectionPermissionGraphRevision,
+    DataPermission,
+    Permission,
+    PermissionsRevision,
+)
 from querybase.models.revision import Revision
 from querybase.models.segment import LegacyMetric, Segment
 from querybase.models.session import LoginAttempt, LoginHistory, UserSession
@@ -22,11 +28,13 @@ __all__ = [
     "CardBookmark",
     "Collection",
     "CollectionBookmark",
+    "CollectionPermissionGraphRevision",
     "Dashboard",
     "DashboardBookmark",
     "DashboardCard",
     "DashboardCardSeries",
     "DashboardTab",
+    "DataPermission",
     "Database",
     "Field",
     "FieldValues",
@@ -34,8 +42,10 @@ __all__ = [
     "LoginAttempt",
     "LoginHistory",
     "NativeQuerySnippet",
+    "Permission",
     "PermissionsGroup",
     "PermissionsGroupMembership",
+    "PermissionsRevision",
     "RecentView",
     "Revision",
     "Segment",

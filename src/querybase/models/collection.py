@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Connection,
     ForeignKey,
     Select,
     String,
+    event,
     exists,
     false,
     literal,
@@ -24,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
-from querybase.errors import check_403, check_404
 from querybase.models.base import Base, new_entity_id, utcnow
+from querybase.models.search_index import NAME, changed, index_item, unindex_item
 
 
 class Collection(Base):
@@ -51,6 +53,19 @@ class Collection(Base):
     entity_id: Mapped[str | None] = mapped_column(String(21), unique=True, default=new_entity_id)
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(Collection, "after_insert")
+@event.listens_for(Collection, "after_update")
+def _index_collection(_mapper: Any, connection: Connection, collection: Collection) -> None:
+    """Keep the collection's search-index words in step with its name."""
+    if changed(collection, ("id", "name")):
+        index_item(connection, "collection", collection.id, {NAME: collection.name})
+
+
+@event.listens_for(Collection, "after_delete")
+def _unindex_collection(_mapper: Any, connection: Connection, collection: Collection) -> None:
+    unindex_item(connection, "collection", collection.id)
 
 
 def slugify(name: str) -> str:
@@ -126,32 +141,35 @@ def personal_tree_owner(db: Session, collection: Collection) -> int | None:
     return None if top is None else top.personal_owner_id
 
 
+# Who may read or curate a collection is decided in `permissions/collection.py` (imported when called:
+# it builds on this module).
+
+
 def can_read(db: Session, user: Any, collection: Collection) -> bool:
-    """Admins read everything; others everything except other people's personal collections (and what is
-    inside them). Collection permission graphs come later."""
-    if user.is_superuser:
-        return True
-    owner = personal_tree_owner(db, collection)
-    return owner is None or owner == user.id
+    from querybase.permissions import collection as rules
+
+    return rules.can_read_collection(db, user, collection)
 
 
 def can_read_content(db: Session, user: Any, collection_id: int | None) -> bool:
     """Whether `user` may see a card or dashboard kept in collection `collection_id` (None: the root)."""
-    if collection_id is None or user.is_superuser:
-        return True
-    collection = db.get(Collection, collection_id)
-    return collection is None or can_read(db, user, collection)
+    from querybase.permissions import collection as rules
+
+    return rules.can_read_content(db, user, collection_id)
 
 
 def check_destination(db: Session, user: Any, collection_id: int | None) -> None:
-    """Saving content into `collection_id`: it must exist (404) and not be someone else's personal
-    collection (403). None is the root."""
-    if collection_id is not None:
-        check_403(can_read(db, user, check_404(db.get(Collection, collection_id))))
+    """Saving content into `collection_id` (None: the root): it must exist (404) and the user must be
+    allowed to curate it (403)."""
+    from querybase.permissions import collection as rules
+
+    rules.check_save_into(db, user, collection_id)
 
 
 def can_write(db: Session, user: Any, collection: Collection) -> bool:
-    return collection.type != TRASH_TYPE and can_read(db, user, collection)
+    from querybase.permissions import collection as rules
+
+    return rules.can_write_collection(db, user, collection)
 
 
 def personal_tree_clause(
@@ -181,14 +199,16 @@ def others_personal_clause(user: Any, table: Any = Collection) -> ColumnElement[
 
 def visible_collection_ids(user: Any) -> Select[tuple[int]]:
     """SQL: the ids of the collections `user` may read, to filter cards and dashboards by."""
-    return select(Collection.id).where(~others_personal_clause(user))
+    from querybase.permissions import collection as rules
+
+    return rules.readable_ids(user)
 
 
 def in_visible_collection(user: Any, collection_id: Any) -> ColumnElement[bool]:
-    """SQL: a `collection_id` column points at the root or at a collection `user` may read."""
-    if user.is_superuser:
-        return true()
-    return or_(collection_id.is_(None), collection_id.in_(visible_collection_ids(user)))
+    """SQL: a `collection_id` column points at a collection `user` may read (the root included)."""
+    from querybase.permissions import collection as rules
+
+    return rules.in_readable_collection(user, collection_id)
 
 
 COLUMNS = (
@@ -231,6 +251,21 @@ def root_ancestor(namespace: str | None = None) -> dict[str, Any]:
     if namespace is not None:
         root["namespace"] = namespace
     return {**root, "can_write": True}
+
+
+def root_collection_json(db: Session, user: Any) -> dict[str, Any]:
+    """The root as Metabase hydrates it onto a card or dashboard that has no collection (`GET` of one, and a
+    new dashboard): the root placeholder with its UI details, and whether `user` may curate it."""
+    from querybase.permissions import collection as rules
+
+    return {
+        IS_ROOT_KEY: True,
+        "authority_level": None,
+        "name": ROOT_NAME,
+        "is_personal": False,
+        "id": "root",
+        "can_write": rules.can_write_collection(db, user, None),
+    }
 
 
 def effective_location(db: Session, user: Any, collection: Collection) -> str:

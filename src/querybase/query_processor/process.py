@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.sql import ClauseElement
 
 from querybase.query_processor import columns as cols_meta
-from querybase.query_processor import saved
+from querybase.query_processor import permissions, saved
 from querybase.query_processor.compile.mbql import compile_query
 from querybase.query_processor.compile.native import compile_native
 from querybase.query_processor.context import (
@@ -90,6 +90,7 @@ def _native_form(ctx: QueryContext, statement: ClauseElement) -> dict[str, Any]:
 def prepare(ctx: QueryContext, query: dict[str, Any], *, download: bool = False) -> Prepared:
     """Normalize, validate and compile `query` (still inside the request's app-DB transaction)."""
     normalized = normalize_query(query)
+    permissions.check(ctx, normalized)
     limit = row_limit(normalized, download=download)
     if normalized["type"] == "native":
         native = normalized.get("native") or {}
@@ -120,7 +121,7 @@ def run(prepared: Prepared) -> Result:
         batches = itertools.chain([head] if head else [], batches)
         if prepared.row_limit is not None:
             batches = _limit(batches, prepared.row_limit)
-    return Result(cols, format_batches(cols, batches), prepared.native, execution)
+    return Result(cols, format_batches(cols, batches, ctx.results_timezone), prepared.native, execution)
 
 
 # How many first rows of a native query decide its columns' types.
