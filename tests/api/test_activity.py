@@ -74,9 +74,11 @@ def test_selections_are_recent_items(api, user_ids):
         ("collection", child["id"]),
         ("table", orders["id"]),
     ]
-    assert parent["id"] not in {
+    # Creating a collection is a view of it (Metabase's collection-touch event), not a selection.
+    viewed = [
         r["id"] for r in rasta.get("/api/activity/recent_views")["recent_views"] if r["model"] == "collection"
-    }
+    ]
+    assert viewed[:2] == [child["id"], parent["id"]]
     # Someone else's recents are their own.
     assert child["id"] not in {
         r["id"]
@@ -94,9 +96,12 @@ def test_bad_requests(api, user_ids):
     assert rasta.get("/api/activity/recents", expect=400)["specific-errors"] == {
         "context": ["missing required key, received: nil"]
     }
-    assert list(rasta.get("/api/activity/recents", params={"context": "later"}, expect=400)["errors"]) == [
-        "context"
-    ]
+    assert rasta.get("/api/activity/recents", params={"context": ["views", "later"]}, expect=400) == {
+        "errors": {"context": "vector of enum of selections, views"},
+        "specific-errors": {
+            "context": [None, ['should be either "selections" or "views", received: "later"']]
+        },
+    }
     body = {"model": "collection", "model_id": 999999, "context": "selection"}
     assert rasta.post("/api/activity/recents", body, expect=404) == "Not found."
     assert rasta.post("/api/activity/recents", {**body, "context": "view"}, expect=400)["errors"] == {
@@ -125,3 +130,34 @@ def test_popular_items_and_last_dashboard_shapes(api):
     newcomer = api.with_headers({"X-Metabase-Session": session})
     assert newcomer.get("/api/activity/most_recently_viewed_dashboard", expect=204) is None
     assert newcomer.get("/api/activity/recent_views") == {"recent_views": []}
+
+
+def _card(api, name: str, card_type: str = "question") -> dict:
+    database = next(d["id"] for d in api.get("/api/database")["data"] if d["is_sample"])
+    query = {"database": database, "type": "native", "native": {"query": "SELECT 1"}}
+    body = {"name": name, "type": card_type, "display": "scalar", "visualization_settings": {}}
+    return api.post("/api/card", {**body, "dataset_query": query, "result_metadata": []})
+
+
+def test_recent_items_are_pruned_per_kind(api):
+    lucky = api.as_("lucky")
+    word = uuid.uuid4().hex[:8]
+    model = _card(lucky, f"Model {word}", "model")
+    questions = [_card(lucky, f"Question {word} {i}") for i in range(21)]
+
+    def select(card: dict) -> None:
+        body = {"model": "card", "model_id": card["id"], "context": "selection"}
+        lucky.post("/api/activity/recents", body, expect=204)
+
+    select(model)
+    for question in questions:
+        select(question)
+    select(questions[-1])
+    recents = lucky.get("/api/activity/recents", params={"context": "selections"})["recents"]
+    picked = [(r["model"], r["id"]) for r in recents]
+    # A repeat is kept once; the 20 newest questions stay, the oldest goes; the model, in a kind of its own
+    # (questions, models and metrics are kept apart), stays although it is older than all of them.
+    assert picked.count(("card", questions[-1]["id"])) == 1
+    assert [i for m, i in picked if m == "card"] == [q["id"] for q in reversed(questions[1:])]
+    assert ("dataset", model["id"]) in picked
+    assert ("card", questions[0]["id"]) not in picked

@@ -139,3 +139,95 @@ def test_dashboard_revert_restores_its_cards(api, sample):
     assert [(dc["card_id"], dc["size_x"], dc["size_y"]) for dc in restored["dashcards"]] == [
         (card["id"], 6, 4)
     ]
+
+
+def history(api, entity: str, object_id: int) -> list[dict]:
+    return api.get("/api/revision", params={"entity": entity, "id": object_id})
+
+
+def test_card_revisions_hold_metabases_serialized_card(api, sample):
+    rasta = api.as_("rasta")
+    card = count_orders_card(rasta, sample)
+    path = f"/api/card/{card['id']}"
+    rasta.put(path, {"name": "Renamed card"})
+    # Identity and bookkeeping (ids, timestamps, view counts, sharing) are not part of a revision, so the
+    # diff of a rename is the name alone; result metadata is kept for models only.
+    newest = history(rasta, "card", card["id"])[0]
+    assert newest["diff"] == {"before": {"name": card["name"]}, "after": {"name": "Renamed card"}}
+    assert newest["description"] == f'renamed this Card from "{card["name"]}" to "Renamed card".'
+    # A change that changes nothing a revision holds records nothing.
+    rasta.put(path, {"name": "Renamed card"})
+    assert len(history(rasta, "card", card["id"])) == 2
+    rasta.put(path, {"type": "model"})
+    turned = history(rasta, "card", card["id"])[0]
+    assert turned["description"].startswith("turned this to a model")
+    assert "result_metadata" in turned["diff"]["after"]
+
+
+def test_only_the_newest_15_revisions_are_kept(api, sample):
+    rasta = api.as_("rasta")
+    card = count_orders_card(rasta, sample)
+    for i in range(16):
+        rasta.put(f"/api/card/{card['id']}", {"name": f"Name {i}"})
+    revisions = history(rasta, "card", card["id"])
+    assert len(revisions) == 15
+    # The oldest kept one has nothing to compare with any more.
+    assert [r["is_creation"] for r in revisions] == [False] * 15
+    assert revisions[-1]["description"] == "modified this."
+    assert revisions[0]["description"] == 'renamed this Card from "Name 14" to "Name 15".'
+
+
+def test_dashboard_descriptions(api, sample):
+    rasta = api.as_("rasta")
+    card = count_orders_card(rasta, sample)
+    dashboard = new_dashboard(rasta)
+    path = f"/api/dashboard/{dashboard['id']}"
+
+    def cell(dashcard_id: int, row: int) -> dict:
+        return {"id": dashcard_id, "card_id": card["id"], "row": row, "col": 0, "size_x": 4, "size_y": 4}
+
+    def described() -> str:
+        return history(rasta, "dashboard", dashboard["id"])[0]["description"]
+
+    first = rasta.put(path, {"dashcards": [cell(-1, 0)]})["dashcards"][0]["id"]
+    assert described() == "added a card."
+    cards = rasta.put(path, {"dashcards": [cell(first, 0), cell(-1, 4), cell(-2, 8)]})["dashcards"]
+    assert described() == "added 2 cards."
+    ids = [dc["id"] for dc in cards]
+    rasta.put(path, {"dashcards": [cell(ids[0], 12), cell(ids[1], 4), cell(ids[2], 8)]})
+    assert described() == "rearranged the cards."
+    moved = history(rasta, "dashboard", dashboard["id"])[0]["diff"]
+    # Lists are compared index by index, as Clojure's `diff` does: only the first card's row changed.
+    assert moved == {"before": {"cards": [{"row": 0}]}, "after": {"cards": [{"row": 12}]}}
+    rasta.put(path, {"name": "Renamed", "dashcards": [cell(ids[0], 12)]})
+    assert (
+        described() == f'renamed this Dashboard from "{dashboard["name"]}" to "Renamed" and removed 2 cards.'
+    )
+    rasta.put(path, {"cache_ttl": 60})
+    assert described() == "added a cache ttl."
+    rasta.put(path, {"cache_ttl": 1000, "auto_apply_filters": False})
+    assert described() == 'changed the cache ttl from "60" to "1,000" and set auto apply filters to false.'
+    rasta.put(path, {"tabs": [{"id": -1, "name": "One"}, {"id": -2, "name": "Two"}], "dashcards": []})
+    assert described() == "removed a card and added 2 tabs."
+    newest = history(rasta, "dashboard", dashboard["id"])[0]
+    assert newest["has_multiple_changes"] is True
+
+
+def test_reverting_a_dashboard_leaves_out_archived_cards(api, sample):
+    rasta = api.as_("rasta")
+    kept, archived = count_orders_card(rasta, sample), count_orders_card(rasta, sample)
+    dashboard = new_dashboard(rasta)
+    path = f"/api/dashboard/{dashboard['id']}"
+    cells = [
+        {"id": -1, "card_id": kept["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4},
+        {"id": -2, "card_id": archived["id"], "row": 4, "col": 0, "size_x": 4, "size_y": 4},
+    ]
+    rasta.put(path, {"dashcards": cells})
+    with_both = history(rasta, "dashboard", dashboard["id"])[0]
+    rasta.put(path, {"dashcards": []})
+    rasta.put(f"/api/card/{archived['id']}", {"archived": True})
+    reverted = rasta.post(
+        "/api/revision/revert", {"entity": "dashboard", "id": dashboard["id"], "revision_id": with_both["id"]}
+    )
+    assert reverted["description"] == "reverted to an earlier version."
+    assert [dc["card_id"] for dc in rasta.get(path)["dashcards"]] == [kept["id"]]

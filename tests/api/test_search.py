@@ -44,8 +44,18 @@ ITEM_KEYS = {
     "last_editor_id",
     "last_editor_common_name",
     "scores",
+    "effective_location",
     "context",
 }
+SEARCH_MODELS_ENUM = (
+    "enum of dashboard, table, dataset, segment, collection, transform, document, database, action, "
+    "indexed-entity, metric, card"
+)
+SHOULD_BE_MODEL = (
+    'should be either "dashboard", "table", "dataset", "segment", "collection", "transform", "document", '
+    '"database", "action", "indexed-entity", "metric" or "card"'
+)
+ROOT = {"id": "root", "name": "Our analytics", "authority_level": None, "type": None}
 
 
 def token() -> str:
@@ -61,7 +71,14 @@ def sample_database_id(api: Api) -> int:
     return next(d["id"] for d in api.get("/api/database")["data"] if d["is_sample"])
 
 
-def card(api: Api, name: str, collection_id: int | None, card_type: str = "question") -> dict[str, Any]:
+def card(
+    api: Api,
+    name: str,
+    collection_id: int | None,
+    card_type: str = "question",
+    sql: str = "SELECT 1",
+    **values: Any,
+) -> dict[str, Any]:
     return api.post(
         "/api/card",
         {
@@ -72,18 +89,56 @@ def card(api: Api, name: str, collection_id: int | None, card_type: str = "quest
             "dataset_query": {
                 "database": sample_database_id(api),
                 "type": "native",
-                "native": {"query": "SELECT 1"},
+                "native": {"query": sql},
             },
             "collection_id": collection_id,
+            **values,
         },
     )
+
+
+def found(body: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(item["model"], item["id"]) for item in body["data"]]
 
 
 def test_anonymous_and_bad_input(api: Api) -> None:
     assert api.get("/api/search?q=x", expect=401) == "Unauthenticated"
     rasta = api.as_("rasta")
-    bad = rasta.get("/api/search?q=x&models=widget", expect=400)
-    assert set(bad) == {"errors", "specific-errors"} and "models" in bad["errors"]
+    assert rasta.get("/api/search?q=x&models=widget", expect=400) == {
+        "errors": {"models": f"nullable vector of {SEARCH_MODELS_ENUM}"},
+        "specific-errors": {"models": [[f'{SHOULD_BE_MODEL}, received: "widget"']]},
+    }
+    # Each bad value of a repeated parameter is explained at its place; good ones before it are null.
+    assert rasta.get("/api/search?models=card&models=widget&models=table", expect=400)["specific-errors"] == {
+        "models": [None, [f'{SHOULD_BE_MODEL}, received: "widget"']]
+    }
+    assert rasta.get("/api/search?created_by=1&created_by=abc&last_edited_by=0", expect=400) == {
+        "errors": {
+            "created_by": "nullable vector of value must be an integer greater than zero.",
+            "last_edited_by": "nullable vector of value must be an integer greater than zero.",
+        },
+        "specific-errors": {
+            "created_by": [None, ['value must be an integer greater than zero., received: "abc"']],
+            "last_edited_by": [["value must be an integer greater than zero., received: 0"]],
+        },
+    }
+    assert rasta.get("/api/search?display_type=", expect=400) == {
+        "errors": {"display_type": "nullable vector of value must be a non-blank string."},
+        "specific-errors": {
+            "display_type": [
+                ['should be at least 1 character, received: ""', 'non-blank string, received: ""']
+            ]
+        },
+    }
+    assert rasta.get("/api/search?ids=1", expect=400) == (
+        "Filtering by ids work only when you ask for a single model"
+    )
+    assert (
+        rasta.get("/api/search?created_at=someday", expect=400) == "Failed to parse datetime value: someday"
+    )
+    assert rasta.get("/api/search?last_edited_at=2024-13", expect=400) == (
+        "Failed to parse datetime value: 2024-13"
+    )
     assert "table_db_id" in rasta.get("/api/search?table_db_id=0", expect=400)["errors"]
     assert (
         "filter_items_in_personal_collection"
@@ -112,21 +167,41 @@ def test_collections(api: Api, user_ids: dict[str, int]) -> None:
         top["name"],
         "d",
     )
-    assert item["collection"] == {
+    # A collection is shown in its effective parent: here the root.
+    assert (item["collection"], item["effective_location"]) == (ROOT, "/")
+    assert (item["archived"], item["context"], item["can_write"]) == (False, None, True)
+    assert isinstance(item["scores"], list) and item["scores"]
+    # Case-insensitive, every word must start a word of the name (in any order), the last one may be
+    # unfinished; words are runs of letters and digits.
+    assert search(rasta, f"things {word}")["total"] == 1
+    assert search(rasta, f"THI {word[:-2]}")["total"] == 1
+    assert search(rasta, f"alpha-{word}")["total"] == 1
+    assert search(rasta, f"{word} missing")["total"] == 0
+    assert search(rasta, word[3:])["total"] == 0
+    # LIKE wildcards in the text are matched literally; text without a word matches nothing.
+    assert search(rasta, word[:5] + "%" + word[6:])["total"] == 0
+    assert search(rasta, word[:5] + "_" + word[6:])["total"] == 0
+    assert search(rasta, "%")["total"] == 0
+
+    child = rasta.post("/api/collection", {"name": f"{word} child", "parent_id": top["id"]})
+    inside = next(i for i in search(rasta, f"{word} child")["data"] if i["id"] == child["id"])
+    assert inside["collection"] == {
         "id": top["id"],
         "name": top["name"],
         "authority_level": None,
         "type": None,
-        "effective_ancestors": [],
     }
-    assert (item["archived"], item["context"], item["can_write"]) == (False, None, True)
-    assert isinstance(item["scores"], list) and item["scores"]
-    # Case-insensitive, and every word must appear (in any order).
-    assert search(rasta, f"things {word}")["total"] == 1
-    assert search(rasta, f"{word} missing")["total"] == 0
-    # LIKE wildcards in the text are matched literally.
-    assert search(rasta, word[:5] + "%" + word[6:])["total"] == 0
-    assert search(rasta, word[:5] + "_" + word[6:])["total"] == 0
+    assert inside["effective_location"] == f"/{top['id']}/"
+    rasta.put(f"/api/collection/{child['id']}", {"archived": True})
+    (trashed,) = search(rasta, f"{word} child", archived="true")["data"]
+    trash = rasta.get("/api/collection/trash")
+    assert trashed["collection"] == {
+        "id": trash["id"],
+        "name": trash["name"],
+        "authority_level": None,
+        "type": "trash",
+    }
+    assert trashed["effective_location"] == f"/{trash['id']}/"
 
 
 def test_privacy_and_archived(api: Api) -> None:
@@ -207,8 +282,19 @@ def test_cards_dashboards_ranking_and_filters(api: Api, user_ids: dict[str, int]
         0,
         "Sample Database",
     )
-    assert item["collection"]["id"] == home["id"] and item["collection"]["name"] == home["name"]
-    assert by_id[("metric", metric["id"])]["collection"]["id"] is None
+    assert item["collection"] == {
+        "id": home["id"],
+        "name": home["name"],
+        "authority_level": None,
+        "type": None,
+    }
+    assert by_id[("metric", metric["id"])]["collection"] == {
+        "id": None,
+        "name": None,
+        "authority_level": None,
+        "type": None,
+    }
+    assert item["effective_location"] is None
 
     chosen = api.as_("rasta").get(f"/api/search?q={word}&models=card&models=dashboard")
     assert [i["model"] for i in chosen["data"]] == ["dashboard", "card"]
@@ -235,6 +321,14 @@ def test_cards_dashboards_ranking_and_filters(api: Api, user_ids: dict[str, int]
     assert ("card", question["id"]) not in {(i["model"], i["id"]) for i in search(rasta, word)["data"]}
     archived = search(rasta, word, archived="true", models="card")
     assert [i["id"] for i in archived["data"]] == [question["id"]]
+    # What was archived by itself is shown in the Trash.
+    trash = rasta.get("/api/collection/trash")
+    assert archived["data"][0]["collection"] == {
+        "id": trash["id"],
+        "name": trash["name"],
+        "authority_level": None,
+        "type": "trash",
+    }
 
 
 def test_segments(api: Api) -> None:
@@ -262,3 +356,124 @@ def test_segments(api: Api) -> None:
         database_id,
     )
     assert search(admin, word, filter_items_in_personal_collection="only")["total"] == 0
+
+
+def test_created_at_and_last_edited_at(api: Api, user_ids: dict[str, int]) -> None:
+    rasta = api.as_("rasta")
+    word = token()
+    home = rasta.post("/api/collection", {"name": f"{word} home"})
+    question = card(rasta, f"{word} question", home["id"])
+    dashboard = rasta.post("/api/dashboard", {"name": f"{word} dashboard"})
+    everything = [("dashboard", dashboard["id"]), ("card", question["id"]), ("collection", home["id"])]
+    assert found(search(rasta, word)) == everything
+    # Metabase's date strings: today is in `thisyear` and `past30days~`, not in `past30days` (which ends
+    # yesterday) nor in a range of another year.
+    assert found(search(rasta, word, created_at="thisyear")) == everything
+    assert found(search(rasta, word, created_at="past30days~")) == everything
+    assert found(search(rasta, word, created_at="today")) == everything
+    assert search(rasta, word, created_at="past30days")["total"] == 0
+    assert search(rasta, word, created_at="2020-01-01~2020-12-31")["total"] == 0
+    assert search(rasta, word, created_at="~2020-01-01")["total"] == 0
+    assert found(search(rasta, word, created_at="2020-01-01~")) == everything
+    # Last edits are revisions: collections have none, so they drop out, as with `last_edited_by`.
+    edited = search(rasta, word, last_edited_at="thisyear")
+    assert found(edited) == [("dashboard", dashboard["id"]), ("card", question["id"])]
+    assert edited["data"][1]["last_editor_id"] == user_ids["rasta"]
+    assert search(rasta, word, last_edited_at="lastyear")["total"] == 0
+    both = search(rasta, word, last_edited_at="thisyear", last_edited_by=user_ids["lucky"])
+    assert both["total"] == 0
+    available = search(rasta, word, created_at="thisyear", calculate_available_models="true")
+    assert available["available_models"] == ["dashboard", "card", "collection"]
+
+
+def test_search_native_query(api: Api) -> None:
+    rasta = api.as_("rasta")
+    word = token()
+    native = card(rasta, "Plain name", None, sql=f"SELECT 1 AS {word}_total -- {word}")
+    named = card(rasta, f"Named {word}", None)
+    dashboard = rasta.post("/api/dashboard", {"name": f"{word} dashboard"})
+    assert found(search(rasta, word)) == [("dashboard", dashboard["id"]), ("card", named["id"])]
+    # The SQL of native cards is searched on request, and then only cards are.
+    with_sql = search(rasta, word, search_native_query="true")
+    assert sorted(found(with_sql)) == sorted([("card", native["id"]), ("card", named["id"])])
+    # A word matches a word of the SQL from its start: `total` is a word of `<word>_total`.
+    assert found(search(rasta, f"{word} tot", search_native_query="true")) == [("card", native["id"])]
+    assert search(rasta, word[2:], search_native_query="true")["total"] == 0
+    rasta.put(f"/api/card/{native['id']}", {"dataset_query": named["dataset_query"]})
+    assert found(search(rasta, word, search_native_query="true")) == [("card", named["id"])]
+
+
+def test_the_index_follows_names_descriptions_and_deletes(api: Api) -> None:
+    rasta, admin = api.as_("rasta"), api.as_("crowberto")
+    word, other = token(), token()
+    question = card(rasta, f"{word} question", None, description=f"About {other} things")
+    dashboard = rasta.post("/api/dashboard", {"name": f"{word} board", "description": f"{other} too"})
+    collection = rasta.post("/api/collection", {"name": f"{word} folder", "description": other})
+    # Descriptions of cards and dashboards are searched; a collection's is not (as in Metabase).
+    assert found(search(rasta, other)) == [("dashboard", dashboard["id"]), ("card", question["id"])]
+    rasta.put(f"/api/card/{question['id']}", {"name": f"{other} renamed", "description": None})
+    rasta.put(f"/api/dashboard/{dashboard['id']}", {"name": "Plain"})
+    rasta.put(f"/api/collection/{collection['id']}", {"name": f"{other} folder"})
+    assert found(search(rasta, word)) == []
+    # A match in the name ranks before a match in the description only.
+    renamed = search(rasta, other)
+    assert found(renamed) == [
+        ("card", question["id"]),
+        ("collection", collection["id"]),
+        ("dashboard", dashboard["id"]),
+    ]
+    scores = [item["scores"][0]["score"] for item in renamed["data"]]
+    assert scores[1] > scores[2]
+    rasta.delete(f"/api/card/{question['id']}", expect=204)
+    rasta.delete(f"/api/dashboard/{dashboard['id']}", expect=204)
+    rasta.put(f"/api/collection/{collection['id']}", {"archived": True})
+    admin.delete(f"/api/collection/{collection['id']}", expect=204)
+    assert search(rasta, other)["total"] == 0
+    assert search(rasta, other, archived="true")["total"] == 0
+
+
+def test_model_ancestors(api: Api) -> None:
+    rasta = api.as_("rasta")
+    word = token()
+    top = rasta.post("/api/collection", {"name": f"{word} top"})
+    middle = rasta.post("/api/collection", {"name": f"{word} middle", "parent_id": top["id"]})
+    model = card(rasta, f"{word} model", middle["id"], "model")
+    question = card(rasta, f"{word} question", middle["id"])
+    root_model = card(rasta, f"{word} rootmodel", None, "model")
+
+    def collections(**params: Any) -> dict[int, dict[str, Any]]:
+        body = search(rasta, word, models=["dataset", "card"], **params)
+        return {item["id"]: item["collection"] for item in body["data"]}
+
+    plain = collections()
+    assert "effective_ancestors" not in plain[model["id"]]
+    # With `model_ancestors`, a model's collection lists its collection's ancestors, without the root.
+    with_ancestors = collections(model_ancestors="true")
+    assert with_ancestors[model["id"]] == {
+        "id": middle["id"],
+        "name": middle["name"],
+        "authority_level": None,
+        "type": None,
+        "effective_ancestors": [{"name": top["name"], "id": top["id"], "type": None}],
+    }
+    assert with_ancestors[root_model["id"]]["effective_ancestors"] == []
+    assert "effective_ancestors" not in with_ancestors[question["id"]]
+
+
+def test_dashboard_questions(api: Api) -> None:
+    rasta = api.as_("rasta")
+    word = token()
+    dashboard = rasta.post("/api/dashboard", {"name": f"{word} home"})
+    inner = card(rasta, f"{word} inner", None, dashboard_id=dashboard["id"])
+    assert found(search(rasta, word, models="card")) == []
+    # Only when asked for, and only while it is on its dashboard.
+    assert found(search(rasta, word, models="card", include_dashboard_questions="true")) == []
+    dashcard = {"id": -1, "card_id": inner["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4}
+    rasta.put(f"/api/dashboard/{dashboard['id']}", {"dashcards": [dashcard]})
+    body = search(rasta, word, models="card", include_dashboard_questions="true")
+    assert found(body) == [("card", inner["id"])]
+    assert body["data"][0]["dashboard"] == {
+        "id": dashboard["id"],
+        "name": dashboard["name"],
+        "moderation_status": None,
+    }

@@ -1,8 +1,9 @@
 """`/api/activity`: recent views and popular items.
 
-Views are rows of `recent_views` (written by POST endpoints that open things, and by
-`POST /api/activity/recents` for data-picker selections); each is shown as Metabase's recent item: the
-object's name and description, where it lives, and whether the user may change it.
+Views are rows of `recent_views` (`models/activity.py`), written where Metabase publishes its view events:
+reading a card or a dashboard (after the GET, in a transaction of its own), running a question, creating or
+changing a collection; `POST /api/activity/recents` adds data-picker selections. Each is shown as Metabase's
+recent item: the object's name and description, where it lives, and whether the user may change it.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import PositiveInt
+from querybase.api.schema import PositiveInt, query_vector_of
 from querybase.api.table import enum_type
 from querybase.errors import check_403, check_404
-from querybase.models.activity import RecentView
+from querybase.models.activity import CARD_TYPE_MODELS, RecentView, record_view
 from querybase.models.base import utcnow
 from querybase.models.card import Card, collection_map
 from querybase.models.collection import (
@@ -39,12 +40,10 @@ router = APIRouter(route_class=MetabaseRoute, tags=["activity"])
 RECENT_MODELS = ("card", "dataset", "metric", "dashboard", "table", "collection", "document")
 RecentModel = Annotated[Literal[RECENT_MODELS], enum_type(*RECENT_MODELS)]  # type: ignore[valid-type]
 Context = Annotated[Literal["selections", "views"], enum_type("selections", "views")]
+Contexts = query_vector_of(Context)
 Selection = Annotated[Literal["selection"], enum_type("selection")]
-# How each query context is stored, and how card types show up as recent models.
+# How each query context is stored.
 STORED_CONTEXT = {"views": "view", "selections": "selection"}
-CARD_TYPE_MODELS = {"question": "card", "model": "dataset", "metric": "metric"}
-# Metabase keeps this many recent items per user, model and context.
-KEPT_PER_MODEL = 20
 ROOT_PARENT = {"id": "root", "name": "Our analytics", "authority_level": None}
 POPULAR_PRECEDENCE = {"dashboard": 0, "card": 1, "dataset": 2, "metric": 3, "table": 4, "collection": 5}
 
@@ -215,32 +214,6 @@ def recents(db: Session, user: User, contexts: list[str], metadata: bool = False
     return items
 
 
-def record_view(db: Session, user_id: int, model: str, model_id: int, context: str) -> None:
-    """Store a view (cards of every type as "card") and drop the user's older duplicates and what exceeds
-    Metabase's 20 per model and context."""
-    stored = "card" if model in CARD_TYPE_MODELS.values() else model
-    db.add(RecentView(user_id=user_id, model=stored, model_id=model_id, context=context, timestamp=utcnow()))
-    db.flush()
-    rows = db.execute(
-        select(RecentView.id, RecentView.model, RecentView.model_id)
-        .where(RecentView.user_id == user_id, RecentView.context == context)
-        .order_by(RecentView.timestamp.desc(), RecentView.id.desc())
-    ).all()
-    seen: set[tuple[str, int]] = set()
-    per_model: dict[str, int] = {}
-    prune: list[int] = []
-    for row_id, row_model, row_model_id in rows:
-        if (row_model, row_model_id) in seen:
-            prune.append(row_id)
-            continue
-        seen.add((row_model, row_model_id))
-        per_model[row_model] = per_model.get(row_model, 0) + 1
-        if per_model[row_model] > KEPT_PER_MODEL:
-            prune.append(row_id)
-    if prune:
-        db.execute(delete(RecentView).where(RecentView.id.in_(prune)))
-
-
 @router.get("/recent_views")
 def recent_views(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The user's recently viewed items (Metabase's deprecated form of `recents?context=views`)."""
@@ -251,7 +224,7 @@ def recent_views(user: CurrentUser, db: DbSession) -> dict[str, Any]:
 def get_recents(
     user: CurrentUser,
     db: DbSession,
-    context: Annotated[list[Context], Query()],
+    context: Annotated[Contexts, Query()],
     include_metadata: bool = False,
 ) -> dict[str, Any]:
     """The user's recent items in the given contexts (`views`, `selections`)."""

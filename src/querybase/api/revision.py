@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import delete, inspect, select
@@ -21,10 +20,15 @@ from querybase.api.schema import PositiveInt
 from querybase.api.table import enum_type
 from querybase.errors import check_403, check_404
 from querybase.models.base import Base
+from querybase.models.card import NOT_IN_REVISIONS as CARD_NOT_IN_REVISIONS
 from querybase.models.card import Card
 from querybase.models.collection import Collection, can_read, can_write
+from querybase.models.dashboard import NOT_IN_REVISIONS as DASHBOARD_NOT_IN_REVISIONS
 from querybase.models.dashboard import Dashboard, DashboardCard, DashboardCardSeries, DashboardTab
 from querybase.models.revision import Revision, record_revision
+
+# Segments and legacy metrics record their revisions through this module.
+from querybase.models.revision import push_revision as push_revision
 from querybase.models.segment import LegacyMetric, Segment
 from querybase.models.user import User
 
@@ -42,8 +46,10 @@ MODELS: dict[str, type[Base]] = {
 # The model name a revision row carries, and the name its descriptions call it by.
 MODEL_NAMES = {Card: "Card", Dashboard: "Dashboard", Segment: "Segment", LegacyMetric: "LegacyMetric"}
 DISPLAY_NAMES = {"Card": "Card", "Dashboard": "Dashboard", "Segment": "Segment", "LegacyMetric": "Metric"}
-# Never restored from a snapshot: identity and bookkeeping.
+# Never restored from a snapshot: identity and bookkeeping (and, for cards and dashboards, whatever their
+# revisions leave out, in case an older snapshot holds it).
 NOT_REVERTED = frozenset({"id", "entity_id", "created_at", "updated_at", "creator_id"})
+MODEL_NOT_REVERTED = {"Card": NOT_REVERTED | CARD_NOT_IN_REVISIONS, "Dashboard": DASHBOARD_NOT_IN_REVISIONS}
 DASHCARD_NOT_REVERTED = frozenset({"id", "entity_id", "created_at", "updated_at", "dashboard_id"})
 
 
@@ -53,48 +59,13 @@ class RevertBody(BaseModel):
     revision_id: PositiveInt
 
 
-def _as_json(value: Any) -> Any:
-    """`value` as it reads back from a JSON column (datetimes become strings), for comparisons."""
-    return orjson.loads(orjson.dumps(value))
-
-
-def push_revision(
-    db: Session,
-    model: str,
-    model_id: int,
-    user_id: int,
-    snapshot: dict[str, Any],
-    *,
-    is_creation: bool = False,
-    message: str | None = None,
-) -> Revision | None:
-    """Record `snapshot` unless it is what the newest revision already holds (Metabase skips no-op edits)."""
-    last = db.scalar(
-        select(Revision.object)
-        .where(Revision.model == model, Revision.model_id == model_id)
-        .order_by(Revision.id.desc())
-        .limit(1)
-    )
-    if last is not None and _as_json(snapshot) == last:
-        return None
-    return record_revision(
-        db,
-        model=model,
-        model_id=model_id,
-        user_id=user_id,
-        snapshot=snapshot,
-        is_creation=is_creation,
-        message=message,
-    )
-
-
 # ---------------------------------------------------------------------------------------------------
 # Describing revisions.
 
 
 def diff(before: Any, after: Any) -> tuple[Any, Any]:
     """What only `before` has and what only `after` has, as `clojure.data/diff` (Metabase's revision
-    diff) reports them: maps are compared key by key, other values whole; None for an empty side."""
+    diff) reports them: maps key by key, lists index by index, other values whole; None for an empty side."""
     only_before, only_after, _ = _diff3(before, after)
     return only_before, only_after
 
@@ -103,27 +74,46 @@ def _diff3(before: Any, after: Any) -> tuple[Any, Any, Any]:
     """`clojure.data/diff`'s three parts: only in `before`, only in `after`, and in both."""
     if before == after:
         return None, None, before
-    if not (isinstance(before, dict) and isinstance(after, dict)):
-        return before, after, None
-    only_before: dict[str, Any] = {}
-    only_after: dict[str, Any] = {}
-    both: dict[str, Any] = {}
-    for key in {**before, **after}:
-        if key in before and key in after:
-            b, a, shared = _diff3(before[key], after[key])
-            # A key whose values share nothing is reported on both sides, even as null.
-            same = shared is not None or (before[key] is None and after[key] is None)
-            if b is not None or not same:
-                only_before[key] = b
-            if a is not None or not same:
-                only_after[key] = a
-            if shared is not None:
-                both[key] = shared
-        elif key in before:
-            only_before[key] = before[key]
-        else:
-            only_after[key] = after[key]
-    return only_before or None, only_after or None, both or None
+    if isinstance(before, dict) and isinstance(after, dict):
+        b, a, shared = _diff_keys(before, after, list({**before, **after}))
+        return b or None, a or None, shared or None
+    if isinstance(before, list) and isinstance(after, list):
+        indices = range(max(len(before), len(after)))
+        b, a, shared = _diff_keys(dict(enumerate(before)), dict(enumerate(after)), indices)
+        return _vectorize(b), _vectorize(a), _vectorize(shared)
+    return before, after, None
+
+
+def _diff_keys(
+    before: dict[Any, Any], after: dict[Any, Any], keys: Any
+) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any]]:
+    """The three parts key by key (list indices are keys too)."""
+    only_before: dict[Any, Any] = {}
+    only_after: dict[Any, Any] = {}
+    both: dict[Any, Any] = {}
+    for key in keys:
+        in_before, in_after = key in before, key in after
+        old, new = before.get(key), after.get(key)
+        b, a, shared = _diff3(old, new)
+        # A key whose values share nothing is reported on both sides, even as null.
+        same = in_before and in_after and (shared is not None or (old is None and new is None))
+        if in_before and (b is not None or not same):
+            only_before[key] = b
+        if in_after and (a is not None or not same):
+            only_after[key] = a
+        if same:
+            both[key] = shared
+    return only_before, only_after, both
+
+
+def _vectorize(by_index: dict[int, Any]) -> list[Any] | None:
+    """Clojure's list form of a diff part: values at their indices, nulls between, None when empty."""
+    if not by_index:
+        return None
+    values: list[Any] = [None] * (max(by_index) + 1)
+    for index, value in by_index.items():
+        values[index] = value
+    return values
 
 
 def _collection_name(db: Session, collection_id: Any) -> str:
@@ -208,6 +198,95 @@ def change_strings(db: Session, model: str, before: dict[str, Any], after: dict[
     return strings
 
 
+def _counted(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many.format(_message_arg(count))
+
+
+def _message_arg(value: Any) -> str:
+    """A value as Metabase's translated messages (Java's MessageFormat) show it: numbers grouped by
+    thousands."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _cards_phrase(before: dict[str, Any], after: dict[str, Any], removed: Any, changed: Any) -> str:
+    """How the dashboard's cards changed: added, removed, moved about, or otherwise modified."""
+    old_ids = {card.get("id") for card in before.get("cards") or []}
+    new_ids = {card.get("id") for card in after.get("cards") or []}
+    # Like Metabase, every position the index-wise diff holds counts, the unchanged ones as a null key.
+    changed_keys: set[Any] = set()
+    for entry in [*(changed or []), *(removed or [])]:
+        changed_keys |= set(entry) if isinstance(entry, dict) else {None}
+    if old_ids <= new_ids and len(old_ids) < len(new_ids):
+        return _counted(len(new_ids) - len(old_ids), "added a card", "added {} cards")
+    if new_ids <= old_ids and len(old_ids) > len(new_ids):
+        return _counted(len(old_ids) - len(new_ids), "removed a card", "removed {} cards")
+    if changed_keys <= {"row", "col", "size_x", "size_y"}:
+        return "rearranged the cards"
+    return "modified the cards"
+
+
+def _tabs_phrase(before: dict[str, Any], after: dict[str, Any]) -> str:
+    old_tabs, new_tabs = before.get("tabs") or [], after.get("tabs") or []
+    old_ids, new_ids = {tab.get("id") for tab in old_tabs}, {tab.get("id") for tab in new_tabs}
+    if old_ids <= new_ids and len(old_ids) < len(new_ids):
+        return _counted(len(new_ids) - len(old_ids), "added a tab", "added {} tabs")
+    if new_ids <= old_ids and len(old_ids) > len(new_ids):
+        return _counted(len(old_ids) - len(new_ids), "removed a tab", "removed {} tabs")
+
+    def unpositioned(tabs: list[dict[str, Any]]) -> set[str]:
+        return {repr(sorted((k, v) for k, v in tab.items() if k != "position")) for tab in tabs}
+
+    if unpositioned(old_tabs) == unpositioned(new_tabs):
+        return "rearranged the tabs"
+    return "modified the tabs"
+
+
+def _series_phrase(before: dict[str, Any], after: dict[str, Any], index: int, changes: Any) -> str | None:
+    old_cards, new_cards = before.get("cards") or [], after.get("cards") or []
+    old_card = old_cards[index] if index < len(old_cards) else {}
+    if not (isinstance(changes, dict) and changes.get("series") and old_card.get("card_id")):
+        return None
+    old_count = len(old_card.get("series") or [])
+    new_count = len((new_cards[index] if index < len(new_cards) else {}).get("series") or [])
+    card_id = old_card["card_id"]
+    if old_count < new_count:
+        return f"added some series to card {card_id}"
+    if old_count > new_count:
+        return f"removed some series from card {card_id}"
+    return f"modified the series on card {card_id}"
+
+
+def dashboard_change_strings(db: Session, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Metabase's description parts for a dashboard: its columns' changes as one sentence (without the
+    period), then its cache, cards, tabs, auto-apply and series changes."""
+    removals, changes = diff(before, after)
+    removals, changes = removals or {}, changes or {}
+    parts: list[str] = []
+    columns = change_strings(db, "Dashboard", before, after)
+    if columns:
+        parts.append(build_sentence(columns).removesuffix("."))
+    # Metabase looks at the new value only, so removing the cache TTL goes undescribed.
+    if changes.get("cache_ttl") is not None:
+        if before.get("cache_ttl") is None:
+            parts.append("added a cache ttl")
+        else:
+            old, new = _message_arg(before["cache_ttl"]), _message_arg(after.get("cache_ttl"))
+            parts.append(f'changed the cache ttl from "{old}" to "{new}"')
+    if changes.get("cards") or removals.get("cards"):
+        parts.append(_cards_phrase(before, after, removals.get("cards"), changes.get("cards")))
+    if changes.get("tabs") or removals.get("tabs"):
+        parts.append(_tabs_phrase(before, after))
+    if bool(before.get("auto_apply_filters")) != bool(after.get("auto_apply_filters")):
+        parts.append(f"set auto apply filters to {str(bool(after.get('auto_apply_filters'))).lower()}")
+    for index, card_changes in enumerate(changes.get("cards") or []):
+        phrase = _series_phrase(before, after, index, card_changes)
+        if phrase is not None:
+            parts.append(phrase)
+    return parts
+
+
 def build_sentence(parts: list[str]) -> str:
     if len(parts) == 1:
         return parts[0] + "."
@@ -224,6 +303,8 @@ def revision_json(db: Session, revision: Revision, previous: Revision | None) ->
         changes = ["reverted to an earlier version"]
     elif previous is None:
         changes = ["modified this"]
+    elif revision.model == "Dashboard":
+        changes = dashboard_change_strings(db, previous.object or {}, revision.object or {})
     else:
         changes = change_strings(db, revision.model, previous.object or {}, revision.object or {})
     user = db.get(User, revision.user_id)
@@ -330,8 +411,11 @@ def restore_dashcards(
         kept.add(dashcard.id)
         if "series" in data:
             db.execute(delete(DashboardCardSeries).where(DashboardCardSeries.dashboardcard_id == dashcard.id))
-            for position, series in enumerate(data["series"] or []):
-                card_id = series.get("id") if isinstance(series, dict) else series
+            series_ids = [s.get("id") if isinstance(s, dict) else s for s in data["series"] or []]
+            existing_cards = (
+                set(db.scalars(select(Card.id).where(Card.id.in_(series_ids)))) if series_ids else set()
+            )
+            for position, card_id in enumerate(c for c in series_ids if c in existing_cards):
                 db.add(DashboardCardSeries(dashboardcard_id=dashcard.id, card_id=card_id, position=position))
     for dashcard_id, dashcard in existing.items():
         if dashcard_id not in kept:
@@ -363,6 +447,53 @@ def restore_tabs(
     return ids, stale
 
 
+def usable_dashcards(db: Session, dashboard_id: int, dashcards: list[Any]) -> list[dict[str, Any]]:
+    """The snapshot's dashcards without those whose card is gone, archived, or now in another dashboard
+    (Metabase's `remove-invalid-dashcards`)."""
+    cards = [d for d in dashcards if isinstance(d, dict)]
+    card_ids = {d["card_id"] for d in cards if isinstance(d.get("card_id"), int)}
+    usable = (
+        set(
+            db.scalars(
+                select(Card.id).where(
+                    Card.id.in_(card_ids),
+                    Card.archived.is_(False),
+                    (Card.dashboard_id == dashboard_id) | Card.dashboard_id.is_(None),
+                )
+            )
+        )
+        if card_ids
+        else set()
+    )
+    return [d for d in cards if d.get("card_id") is None or d.get("card_id") in usable]
+
+
+def usable_parameters(db: Session, parameters: Any) -> Any:
+    """The snapshot's parameters, those whose values came from a card that is gone or archived reset to
+    their connected fields (Metabase's `clean-invalid-parameter-card-references`)."""
+    if not isinstance(parameters, list):
+        return parameters
+    sources = {
+        p["values_source_config"].get("card_id")
+        for p in parameters
+        if isinstance(p, dict) and isinstance(p.get("values_source_config"), dict)
+    } - {None}
+    usable = (
+        set(db.scalars(select(Card.id).where(Card.id.in_(sources), Card.archived.is_(False))))
+        if sources
+        else set()
+    )
+    cleaned = []
+    for parameter in parameters:
+        config = parameter.get("values_source_config") if isinstance(parameter, dict) else None
+        if isinstance(config, dict) and config.get("card_id") is not None and config["card_id"] not in usable:
+            parameter = {
+                k: v for k, v in parameter.items() if k not in ("values_source_type", "values_source_config")
+            }
+        cleaned.append(parameter)
+    return cleaned
+
+
 def revert(db: Session, user: User, entity: str, object_id: int, revision_id: int) -> dict[str, Any]:
     instance = find_instance(db, user, entity, object_id, write=True)
     model = MODEL_NAMES[type(instance)]
@@ -374,13 +505,19 @@ def revert(db: Session, user: User, entity: str, object_id: int, revision_id: in
         )
     )
     snapshot: dict[str, Any] = revision.object or {}
-    restore_columns(instance, snapshot, NOT_REVERTED)
+    values = dict(snapshot)
+    if isinstance(instance, Card) and "dataset" in values:
+        # Cards saved before Metabase 0.50 were models by a `dataset` flag.
+        values["type"] = "model" if values.pop("dataset") else "question"
+    if isinstance(instance, Dashboard) and "parameters" in values:
+        values["parameters"] = usable_parameters(db, values["parameters"])
+    restore_columns(instance, values, MODEL_NOT_REVERTED.get(model, NOT_REVERTED))
     if isinstance(instance, Dashboard):
         tabs = snapshot.get("tabs")
         tab_ids, stale_tabs = restore_tabs(db, instance, tabs) if isinstance(tabs, list) else ({}, [])
-        dashcards = snapshot.get("dashcards", snapshot.get("cards"))
+        dashcards = snapshot.get("cards")
         if isinstance(dashcards, list):
-            restore_dashcards(db, instance, dashcards, tab_ids)
+            restore_dashcards(db, instance, usable_dashcards(db, instance.id, dashcards), tab_ids)
         for tab in stale_tabs:
             db.delete(tab)
     db.flush()

@@ -5,7 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, Text, false, func, select, true
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    event,
+    false,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase import __version__
@@ -14,6 +27,7 @@ from querybase.models.collection import COLUMNS as COLLECTION_COLUMNS
 from querybase.models.collection import Collection, personal_tree_owner
 from querybase.models.dashboard import Dashboard, DashboardCard
 from querybase.models.revision import last_edits
+from querybase.models.search_index import CARD_MODELS, card_texts, changed, index_item, unindex_item
 from querybase.models.user import DEFAULT_COLUMNS, User, user_json
 
 
@@ -66,8 +80,52 @@ class Card(Timestamps, Base):
     card_schema: Mapped[int] = mapped_column(Integer, default=22, server_default="22")
 
 
+@event.listens_for(Card, "after_insert")
+@event.listens_for(Card, "after_update")
+def _index_card(_mapper: Any, connection: Connection, card: Card) -> None:
+    """Keep the card's search-index words in step with its name, description and query."""
+    if changed(card, ("id", "type", "name", "description", "dataset_query")):
+        texts = card_texts(card.name, card.description, card.dataset_query)
+        index_item(connection, CARD_MODELS.get(card.type, "card"), card.id, texts)
+
+
+@event.listens_for(Card, "after_delete")
+def _unindex_card(_mapper: Any, connection: Connection, card: Card) -> None:
+    unindex_item(connection, "card", card.id)
+
+
 # ---------------------------------------------------------------------------------------------------
 # JSON views.
+
+# Columns a card's revision leaves out (Metabase's `excluded-columns-for-card-revision`): identity,
+# bookkeeping and sharing, none of which a revert may change.
+NOT_IN_REVISIONS = frozenset(
+    {
+        "id",
+        "entity_id",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+        "creator_id",
+        "public_uuid",
+        "made_public_by_id",
+        "initially_published_at",
+        "view_count",
+    }
+)
+
+
+def card_revision_object(card: Card) -> dict[str, Any]:
+    """The card as a revision stores it (Metabase's serialized instance): its columns without identity and
+    bookkeeping; `result_metadata` only for models, whose metadata edits a revert must bring back."""
+    data = {
+        column.key: getattr(card, column.key)
+        for column in Card.__table__.columns
+        if column.key not in NOT_IN_REVISIONS
+    }
+    if card.type != "model":
+        data.pop("result_metadata")
+    return data
 
 
 def collection_map(db: Session, collection: Collection | None) -> dict[str, Any] | None:

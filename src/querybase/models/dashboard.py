@@ -6,13 +6,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, String, Text, false, select, true
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    event,
+    false,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
-from querybase.models.collection import Collection, trash_collection
+from querybase.models.collection import Collection, effective_location, root_collection_json, trash_collection
 from querybase.models.database import Field, field_json
 from querybase.models.revision import last_edits
+from querybase.models.search_index import DESCRIPTION, NAME, changed, index_item, unindex_item
 from querybase.models.user import User
 
 
@@ -95,6 +108,20 @@ class DashboardCardSeries(Base):
     )
     card_id: Mapped[int] = mapped_column(ForeignKey("report_card.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
+
+
+@event.listens_for(Dashboard, "after_insert")
+@event.listens_for(Dashboard, "after_update")
+def _index_dashboard(_mapper: Any, connection: Connection, dashboard: Dashboard) -> None:
+    """Keep the dashboard's search-index words in step with its name and description."""
+    if changed(dashboard, ("id", "name", "description")):
+        texts = {NAME: dashboard.name, DESCRIPTION: dashboard.description}
+        index_item(connection, "dashboard", dashboard.id, texts)
+
+
+@event.listens_for(Dashboard, "after_delete")
+def _unindex_dashboard(_mapper: Any, connection: Connection, dashboard: Dashboard) -> None:
+    unindex_item(connection, "dashboard", dashboard.id)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -274,11 +301,22 @@ def param_fields(db: Session, dashboard: Dashboard, dashcards: list[DashboardCar
     return fields
 
 
-def dashboard_json(db: Session, dashboard: Dashboard, user: User) -> dict[str, Any]:
-    """The fully hydrated dashboard of `GET /api/dashboard/:id` (also answered by POST and PUT)."""
+def dashboard_json(
+    db: Session, dashboard: Dashboard, user: User, *, with_root: bool = True
+) -> dict[str, Any]:
+    """The fully hydrated dashboard of `GET /api/dashboard/:id` (also answered by POST and PUT). Its
+    `collection` has the user's `effective_location`; a dashboard outside any collection gets the root's map,
+    except from PUT (`with_root` false), which Metabase answers with a null `collection` then."""
     from querybase.models.card import collection_map, creator_map
 
     collection = db.get(Collection, dashboard.collection_id) if dashboard.collection_id is not None else None
+    if collection is not None:
+        collection_data: dict[str, Any] | None = {
+            **(collection_map(db, collection) or {}),
+            "effective_location": effective_location(db, user, collection),
+        }
+    else:
+        collection_data = root_collection_json(db, user) if with_root else None
     creator = db.get(User, dashboard.creator_id)
     dashcards = dashboard_cards(db, dashboard.id)
     data = dashboard_row(dashboard)
@@ -286,7 +324,7 @@ def dashboard_json(db: Session, dashboard: Dashboard, user: User) -> dict[str, A
         data["collection_id"] = trash_collection(db).id
     data.update(
         {
-            "collection": collection_map(db, collection) if collection is not None else root_collection(),
+            "collection": collection_data,
             "collection_authority_level": collection.authority_level if collection is not None else None,
             "creator": creator_map(creator) if creator is not None else None,
             "dashcards": [dashcard_json(db, dashcard, user) for dashcard in dashcards],
@@ -306,45 +344,56 @@ def dashboard_json(db: Session, dashboard: Dashboard, user: User) -> dict[str, A
     return data
 
 
-def root_collection() -> dict[str, Any]:
-    """The root pseudo-collection a dashboard outside any collection is hydrated with."""
-    return {
-        "id": "root",
-        "name": "Our analytics",
-        "authority_level": None,
-        "is_personal": False,
-        "effective_ancestors": [],
-        "effective_location": None,
-        "parent_id": None,
-        "namespace": None,
-        "type": None,
-        "can_write": True,
+# Dashboard columns a revision leaves out (Metabase's `excluded-columns-for-dashboard-revision`).
+NOT_IN_REVISIONS = frozenset(
+    {
+        "id",
+        "entity_id",
+        "created_at",
+        "updated_at",
+        "creator_id",
+        "points_of_interest",
+        "caveats",
+        "show_in_getting_started",
+        "public_uuid",
+        "made_public_by_id",
+        "position",
+        "initially_published_at",
+        "view_count",
+        "last_viewed_at",
     }
+)
 
 
 def dashboard_snapshot(db: Session, dashboard: Dashboard) -> dict[str, Any]:
-    """What a revision stores: the dashboard's columns, its cards' layout and mappings, and its tabs."""
-    data = dashboard_row(dashboard)
-    data.pop("view_count")
-    data.pop("last_viewed_at")
+    """The dashboard as a revision stores it (Metabase's serialized instance): its columns without identity
+    and bookkeeping, its `cards` (each dashcard's columns but `entity_id` and timestamps, `series` as card
+    ids) and its `tabs` (likewise)."""
+    data = {
+        column: getattr(dashboard, column) for column in DASHBOARD_COLUMNS if column not in NOT_IN_REVISIONS
+    }
+    data["parameters"] = dashboard.parameters or []
     data["cards"] = [
         {
             "id": dashcard.id,
-            "card_id": dashcard.card_id,
+            "dashboard_id": dashcard.dashboard_id,
             "dashboard_tab_id": dashcard.dashboard_tab_id,
+            "card_id": dashcard.card_id,
             "action_id": dashcard.action_id,
             "row": dashcard.row,
             "col": dashcard.col,
             "size_x": dashcard.size_x,
             "size_y": dashcard.size_y,
-            "series": series_card_ids(db, dashcard.id),
             "parameter_mappings": dashcard.parameter_mappings or [],
             "visualization_settings": dashcard.visualization_settings or {},
             "inline_parameters": dashcard.inline_parameters or [],
+            "series": series_card_ids(db, dashcard.id),
         }
-        for dashcard in dashboard_cards(db, dashboard.id)
+        # In the order Metabase hydrates them: as they were added.
+        for dashcard in sorted(dashboard_cards(db, dashboard.id), key=lambda dashcard: dashcard.id)
     ]
     data["tabs"] = [
-        {"id": tab.id, "name": tab.name, "position": tab.position} for tab in dashboard_tabs(db, dashboard.id)
+        {"id": tab.id, "dashboard_id": tab.dashboard_id, "name": tab.name, "position": tab.position}
+        for tab in dashboard_tabs(db, dashboard.id)
     ]
     return data

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false, select, update
+import orjson
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, false, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from querybase import __version__
@@ -31,6 +32,10 @@ class Revision(Base):
     metabase_version: Mapped[str | None] = mapped_column(String(100))
 
 
+# Metabase keeps this many revisions of each object; older ones are deleted as new ones come.
+MAX_REVISIONS = 15
+
+
 def record_revision(
     db: Session,
     *,
@@ -42,7 +47,8 @@ def record_revision(
     is_reversion: bool = False,
     message: str | None = None,
 ) -> Revision:
-    """Store `snapshot` as the object's newest revision (the previous newest stops being `most_recent`)."""
+    """Store `snapshot` as the object's newest revision (the previous newest stops being `most_recent`) and
+    drop what is beyond the newest 15."""
     db.execute(
         update(Revision)
         .where(Revision.model == model, Revision.model_id == model_id, Revision.most_recent.is_(True))
@@ -61,7 +67,50 @@ def record_revision(
     )
     db.add(revision)
     db.flush()
+    stale = db.scalars(
+        select(Revision.id)
+        .where(Revision.model == model, Revision.model_id == model_id)
+        .order_by(Revision.timestamp.desc(), Revision.id.desc())
+        .offset(MAX_REVISIONS)
+    ).all()
+    if stale:
+        db.execute(delete(Revision).where(Revision.id.in_(stale)))
     return revision
+
+
+def push_revision(
+    db: Session,
+    model: str,
+    model_id: int,
+    user_id: int,
+    snapshot: dict[str, Any],
+    *,
+    is_creation: bool = False,
+    message: str | None = None,
+) -> Revision | None:
+    """Record `snapshot` unless it is what the newest revision already holds (Metabase skips no-op edits)."""
+    last = db.scalar(
+        select(Revision.object)
+        .where(Revision.model == model, Revision.model_id == model_id)
+        .order_by(Revision.id.desc())
+        .limit(1)
+    )
+    if last is not None and as_json(snapshot) == last:
+        return None
+    return record_revision(
+        db,
+        model=model,
+        model_id=model_id,
+        user_id=user_id,
+        snapshot=snapshot,
+        is_creation=is_creation,
+        message=message,
+    )
+
+
+def as_json(value: Any) -> Any:
+    """`value` as it reads back from a JSON column (datetimes become strings), for comparisons."""
+    return orjson.loads(orjson.dumps(value))
 
 
 def last_edits(db: Session, model: str, ids: list[int]) -> dict[int, dict[str, Any]]:
