@@ -29,6 +29,17 @@ CARD_KEYS = {
 }  # fmt: skip
 
 
+# The root collection as `GET /api/card/:id` hydrates it onto a card outside any collection.
+ROOT_COLLECTION = {
+    "metabase.collections.models.collection.root/is-root?": True,
+    "authority_level": None,
+    "name": "Our analytics",
+    "is_personal": False,
+    "id": "root",
+    "can_write": True,
+}
+
+
 def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:10]}"
 
@@ -139,7 +150,9 @@ def test_create_from_the_tutorial_payload(api, sample, user_ids):
     # Metadata computed from the query: every column of ORDERS.
     assert [c["name"] for c in card["result_metadata"]][:3] == ["ID", "USER_ID", "PRODUCT_ID"]
     assert "persisted" not in card
-    assert rasta.get(f"/api/card/{card['id']}") == {**card, "view_count": card["view_count"]}
+    # GET gives a card at the root the root's map as its `collection`; POST and PUT answer null.
+    assert rasta.get(f"/api/card/{card['id']}") == {**card, "collection": ROOT_COLLECTION}
+    assert rasta.put(f"/api/card/{card['id']}", {"description": "d"})["collection"] is None
 
 
 def test_models_and_the_legacy_dataset_flag(api, sample):
@@ -441,3 +454,45 @@ def test_personal_collections_are_private(api, sample):
 @pytest.mark.parametrize("path", ["/api/card/1/dashboards", "/api/card/1/query_metadata"])
 def test_anonymous_is_refused(api, path):
     assert api.get(path, expect=401) == "Unauthenticated"
+
+
+def recent_cards(user: Api) -> list[int]:
+    return [r["id"] for r in user.get("/api/activity/recent_views")["recent_views"] if r["model"] == "card"]
+
+
+def test_reading_or_running_a_card_is_a_recent_view(api, sample, metabase_sample_data):
+    rasta, lucky = api.as_("rasta"), api.as_("lucky")
+    first, second = new_card(rasta, sample), new_card(rasta, sample)
+    assert first["id"] not in recent_cards(rasta)
+    # GET runs in a read-only transaction; the view is written after it, in a transaction of its own.
+    rasta.get(f"/api/card/{first['id']}")
+    rasta.get(f"/api/card/{second['id']}")
+    assert recent_cards(rasta)[:2] == [second["id"], first["id"]]
+    (view,) = [r for r in rasta.get("/api/activity/recent_views")["recent_views"] if r["id"] == first["id"]]
+    assert (view["model"], view["name"], view["parent_collection"]) == (
+        "card",
+        first["name"],
+        {"id": "root", "name": "Our analytics", "authority_level": None},
+    )
+    # Running it is one too, previewing it in a collection is not.
+    rasta.post(f"/api/card/{first['id']}/query", expect=202)
+    assert recent_cards(rasta)[:2] == [first["id"], second["id"]]
+    rasta.post(f"/api/card/{second['id']}/query", {"collection_preview": True}, expect=202)
+    assert recent_cards(rasta)[:2] == [first["id"], second["id"]]
+    # Views are the viewer's own.
+    assert first["id"] not in recent_cards(lucky)
+    lucky.get(f"/api/card/{first['id']}")
+    assert recent_cards(lucky)[0] == first["id"]
+    # A refused GET records nothing.
+    private = new_card(rasta, sample, collection_id=personal_collection(api, "rasta"))
+    lucky.get(f"/api/card/{private['id']}", expect=403)
+    assert private["id"] not in recent_cards(lucky)
+
+
+def test_a_card_in_a_collection_keeps_its_collection(api, sample):
+    rasta = api.as_("rasta")
+    collection = rasta.post("/api/collection", {"name": unique("Home")})
+    card = new_card(rasta, sample, collection_id=collection["id"])
+    fetched = rasta.get(f"/api/card/{card['id']}")
+    assert fetched["collection"] == card["collection"]
+    assert (fetched["collection"]["id"], fetched["collection"]["is_personal"]) == (collection["id"], False)

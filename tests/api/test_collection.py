@@ -528,4 +528,43 @@ def test_items_with_cards_and_dashboards(api: Api, user_ids: dict[str, int]) -> 
     trash_items = rasta.get(f"/api/collection/{trash_id}/items?models=card")
     (trashed,) = [item for item in trash_items["data"] if item["id"] == question["id"]]
     assert (trashed["archived"], trashed["can_restore"], trashed["collection_id"]) == (True, True, trash_id)
-    assert question["id"] not in {i["id"] for i in rasta.get(f"/api/collection/{a['id']}/items")["data"]}
+    remaining = rasta.get(f"/api/collection/{a['id']}/items")["data"]
+    assert ("card", question["id"]) not in {(i["model"], i["id"]) for i in remaining}
+
+
+def test_items_models_must_be_known(api: Api) -> None:
+    rasta = api.as_("rasta")
+    models_enum = (
+        "enum of dashboard, dataset, no_models, timeline, snippet, collection, document, pulse, metric, card"
+    )
+    should_be = (
+        'should be either "dashboard", "dataset", "no_models", "timeline", "snippet", "collection", '
+        '"document", "pulse", "metric" or "card"'
+    )
+    assert rasta.get("/api/collection/root/items?models=card&models=widget", expect=400) == {
+        "errors": {"models": f"nullable vector of {models_enum}"},
+        "specific-errors": {"models": [None, [f'{should_be}, received: "widget"']]},
+    }
+    collection = rasta.post("/api/collection", {"name": f"Box {uuid.uuid4().hex[:8]}"})
+    assert rasta.get(f"/api/collection/{collection['id']}/items?models=x", expect=400)["specific-errors"] == {
+        "models": [[f'{should_be}, received: "x"']]
+    }
+    both = rasta.get("/api/collection/root/items?models=card&models=dashboard&models=card")
+    assert both["models"] == ["card", "dashboard"]
+
+
+def test_creating_or_changing_a_collection_is_a_recent_view(api: Api) -> None:
+    rasta = api.as_("rasta")
+
+    def viewed() -> list[int]:
+        views = rasta.get("/api/activity/recent_views")["recent_views"]
+        return [v["id"] for v in views if v["model"] == "collection"]
+
+    first = rasta.post("/api/collection", {"name": f"First {uuid.uuid4().hex[:8]}"})
+    second = rasta.post("/api/collection", {"name": f"Second {uuid.uuid4().hex[:8]}"})
+    assert viewed()[:2] == [second["id"], first["id"]]
+    rasta.put(f"/api/collection/{first['id']}", {"description": "Now described"})
+    assert viewed()[:2] == [first["id"], second["id"]]
+    # Reading one is not.
+    rasta.get(f"/api/collection/{second['id']}")
+    assert viewed()[:2] == [first["id"], second["id"]]

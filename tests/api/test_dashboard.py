@@ -797,3 +797,190 @@ def test_changes_are_revisions(api, sample):
         (True, False),
     ]
     assert history[1]["diff"]["after"]["name"] == "Renamed"
+
+
+# --- Chained filters and temporal-unit parameters.
+
+
+def _parameter(parameter_id: str, kind: str = "string/=") -> dict[str, Any]:
+    return {"id": parameter_id, "name": parameter_id, "slug": parameter_id, "type": kind}
+
+
+def _via(sample: dict[str, int], field: str, fk: str) -> list[Any]:
+    return ["dimension", ["field", sample[field], {"source-field": sample[fk]}], {"stage-number": 0}]
+
+
+def _distinct(
+    api: Api, sample: dict[str, int], table: str, breakout: list[Any], condition: list[Any]
+) -> list:
+    query = {
+        "database": sample["db"],
+        "type": "query",
+        "query": {"source-table": sample[table], "breakout": [breakout], "filter": condition},
+    }
+    return api.post("/api/dataset", query, expect=202)["data"]["rows"]
+
+
+@pytest.fixture
+def chained(api, sample) -> dict[str, Any]:
+    """A dashboard on an Orders card with filters on the product's category and vendor and on the
+    customer's state, each mapped through the order's foreign keys."""
+    rasta = api.as_("rasta")
+    card = count_orders_card(rasta, sample)
+    parameters = [
+        _parameter("cat"),
+        _parameter("vendor"),
+        _parameter("state"),
+        _parameter("part", "string/contains"),
+    ]
+    dashboard = new_dashboard(rasta, parameters=parameters)
+    targets = {
+        "cat": _via(sample, "PRODUCTS.CATEGORY", "ORDERS.PRODUCT_ID"),
+        "vendor": _via(sample, "PRODUCTS.VENDOR", "ORDERS.PRODUCT_ID"),
+        "state": _via(sample, "PEOPLE.STATE", "ORDERS.USER_ID"),
+        "part": _via(sample, "PRODUCTS.VENDOR", "ORDERS.PRODUCT_ID"),
+    }
+    mappings = [{"parameter_id": p, "card_id": card["id"], "target": t} for p, t in targets.items()]
+    dashcard = {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4}
+    rasta.put(
+        f"/api/dashboard/{dashboard['id']}", {"dashcards": [{**dashcard, "parameter_mappings": mappings}]}
+    )
+    return {"dashboard": dashboard, "card": card}
+
+
+def test_chained_filter_values(api, sample, chained):
+    rasta = api.as_("rasta")
+    path = f"/api/dashboard/{chained['dashboard']['id']}/params"
+    vendor = ["field", sample["PRODUCTS.VENDOR"], None]
+    category = ["field", sample["PRODUCTS.CATEGORY"], None]
+    gizmo_vendors = _distinct(rasta, sample, "PRODUCTS", vendor, ["=", category, "Gizmo"])
+    everything = rasta.get(f"{path}/vendor/values")
+    assert 0 < len(gizmo_vendors) < len(everything["values"])
+    # Another filter's value narrows the choices to the values that occur with it.
+    assert rasta.get(f"{path}/vendor/values", params={"cat": "Gizmo"}) == {
+        "values": gizmo_vendors,
+        "has_more_values": False,
+    }
+    two = _distinct(rasta, sample, "PRODUCTS", vendor, ["=", category, "Gizmo", "Widget"])
+    assert rasta.get(f"{path}/vendor/values", params={"cat": ["Gizmo", "Widget"]})["values"] == two
+    # Query parameters that name no filter of the dashboard are ignored.
+    assert rasta.get(f"{path}/vendor/values", params={"nope": "Gizmo"}) == everything
+    # Across tables: the categories of the products people in Alaska ordered (Products <- Orders -> People).
+    state = ["field", sample["PEOPLE.STATE"], {"source-field": sample["ORDERS.USER_ID"]}]
+    ordered = ["field", sample["PRODUCTS.CATEGORY"], {"source-field": sample["ORDERS.PRODUCT_ID"]}]
+    in_alaska = _distinct(rasta, sample, "ORDERS", ordered, ["=", state, "AK"])
+    assert rasta.get(f"{path}/cat/values", params={"state": "AK"})["values"] == in_alaska
+    # A filter's own type makes its condition: `string/contains` ignores case.
+    contains = _distinct(
+        rasta, sample, "PRODUCTS", category, ["contains", vendor, "inc", {"case-sensitive": False}]
+    )
+    assert rasta.get(f"{path}/cat/values", params={"part": "INC"})["values"] == contains
+    # Search is chained too.
+    found = rasta.get(f"{path}/vendor/search/and", params={"cat": "Gizmo"})["values"]
+    assert found == [v for v in gizmo_vendors if "and" in v[0].lower()] and found
+    assert rasta.get(f"{path}/vendor/values", params={"cat": "No such category"}) == {
+        "values": [],
+        "has_more_values": False,
+    }
+    assert api.as_("lucky").get(f"{path}/vendor/values", params={"cat": "Gizmo"})["values"] == gizmo_vendors
+
+
+def _by_unit_dashboard(rasta: Api, sample: dict[str, int], table: str, field: str, base_type: str) -> dict:
+    ref = ["field", sample[f"{table}.{field}"], {"temporal-unit": "month"}]
+    query = {
+        "database": sample["db"],
+        "type": "query",
+        "query": {"source-table": sample[table], "aggregation": [["count"]], "breakout": [ref]},
+    }
+    card = rasta.post(
+        "/api/card",
+        {"name": unique("By month"), "display": "line", "visualization_settings": {}, "dataset_query": query},
+    )
+    dashboard = new_dashboard(
+        rasta, parameters=[{**_parameter("unit", "temporal-unit"), "default": "quarter"}]
+    )
+    target = [
+        "dimension",
+        ["field", sample[f"{table}.{field}"], {"base-type": base_type, "temporal-unit": "month"}],
+        {"stage-number": 0},
+    ]
+    mapping = {"parameter_id": "unit", "card_id": card["id"], "target": target}
+    dashcard = {"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 4, "size_y": 4}
+    body = rasta.put(
+        f"/api/dashboard/{dashboard['id']}", {"dashcards": [{**dashcard, "parameter_mappings": [mapping]}]}
+    )
+    return {"dashboard": body, "dashcard": body["dashcards"][0], "card": card}
+
+
+def test_temporal_unit_parameters_change_the_breakout(api, sample):
+    rasta = api.as_("rasta")
+    made = _by_unit_dashboard(rasta, sample, "ORDERS", "CREATED_AT", "type/DateTime")
+    dashboard, dashcard, card = made["dashboard"], made["dashcard"], made["card"]
+    by_month = rasta.post(f"/api/card/{card['id']}/query", expect=202)
+    yearly = run(rasta, dashboard, dashcard, card["id"], [{"id": "unit", "value": "year"}])
+    assert yearly["status"] == "completed"
+    assert yearly["data"]["cols"][0]["unit"] == "year"
+    assert len(yearly["data"]["rows"]) < len(by_month["data"]["rows"])
+    # Each year's count is the sum of its months'.
+    years: dict[str, int] = {}
+    for month, count in by_month["data"]["rows"]:
+        years[month[:4]] = years.get(month[:4], 0) + count
+    assert {row[0][:4]: row[1] for row in yearly["data"]["rows"]} == years
+    # Without a value the parameter's default applies; an explicit null keeps the card's own unit.
+    assert run(rasta, dashboard, dashcard, card["id"])["data"]["cols"][0]["unit"] == "quarter"
+    kept = run(rasta, dashboard, dashcard, card["id"], [{"id": "unit", "value": None}])
+    assert kept["data"]["rows"] == by_month["data"]["rows"]
+    # A unit the column cannot take fails the query, as Metabase answers it.
+    dates = _by_unit_dashboard(rasta, sample, "PEOPLE", "BIRTH_DATE", "type/Date")
+    failed = run(
+        rasta, dates["dashboard"], dates["dashcard"], dates["card"]["id"], [{"id": "unit", "value": "hour"}]
+    )
+    assert (failed["status"], failed["error"]) == (
+        "failed",
+        "This chart can not be broken out by the selected unit of time: hour.",
+    )
+
+
+# --- Collections and recent views.
+
+ROOT_COLLECTION = {
+    "metabase.collections.models.collection.root/is-root?": True,
+    "authority_level": None,
+    "name": "Our analytics",
+    "is_personal": False,
+    "id": "root",
+    "can_write": True,
+}
+
+
+def test_the_root_collection_and_effective_location(api):
+    rasta = api.as_("rasta")
+    created = new_dashboard(rasta)
+    # POST and GET hydrate the root's map onto a dashboard outside any collection; PUT answers null.
+    assert created["collection"] == ROOT_COLLECTION
+    assert rasta.get(f"/api/dashboard/{created['id']}")["collection"] == ROOT_COLLECTION
+    assert rasta.put(f"/api/dashboard/{created['id']}", {"description": "d"})["collection"] is None
+    parent = rasta.post("/api/collection", {"name": unique("Parent")})
+    child = rasta.post("/api/collection", {"name": unique("Child"), "parent_id": parent["id"]})
+    inside = new_dashboard(rasta, collection_id=child["id"])
+    collection = rasta.get(f"/api/dashboard/{inside['id']}")["collection"]
+    assert (collection["id"], collection["location"], collection["is_personal"]) == (
+        child["id"],
+        f"/{parent['id']}/",
+        False,
+    )
+    assert collection["effective_location"] == f"/{parent['id']}/"
+
+
+def test_reading_a_dashboard_is_a_recent_view(api):
+    rasta = api.as_("rasta")
+    dashboard = new_dashboard(rasta)
+
+    def recent() -> list[int]:
+        views = rasta.get("/api/activity/recent_views")["recent_views"]
+        return [v["id"] for v in views if v["model"] == "dashboard"]
+
+    assert dashboard["id"] not in recent()
+    rasta.get(f"/api/dashboard/{dashboard['id']}")
+    assert recent()[0] == dashboard["id"]
+    assert rasta.get("/api/activity/most_recently_viewed_dashboard")["id"] == dashboard["id"]

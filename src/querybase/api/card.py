@@ -5,39 +5,43 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from querybase import jsonutil
 from querybase.api.dataset import failed_body, get_query_metadata, query_context, run_to_json
-from querybase.api.deps import CurrentUser, DbSession, SettingsDep
+from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import Boolean, Map, NonBlankString, PositiveInt, received
 from querybase.api.table import enum_type
+from querybase.embedding import check_embedding, check_public_sharing
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404, field_errors
 from querybase.jsonutil import JSONResponse
-from querybase.models.activity import CardBookmark
+from querybase.models.activity import CardBookmark, record_view, record_view_after_read
 from querybase.models.base import new_entity_id, utcnow
 from querybase.models.card import (
     Card,
     card_json,
+    card_revision_object,
     collection_map,
     creator_map,
     last_edit_info,
 )
-from querybase.models.collection import Collection, can_read_content, check_destination
+from querybase.models.collection import Collection, can_read_content, check_destination, root_collection_json
 from querybase.models.dashboard import Dashboard, DashboardCard, DashboardCardSeries
 from querybase.models.database import Database, Table
-from querybase.models.revision import Revision, record_revision
+from querybase.models.revision import Revision, push_revision
 from querybase.models.segment import Segment
 from querybase.models.user import User
-from querybase.query_processor import process, streaming
+from querybase.permissions import checks
+from querybase.query_processor import permissions, process, streaming
 from querybase.query_processor.errors import InvalidQuery, QueryError
 from querybase.query_processor.mbql.normalize import normalize
 from querybase.query_processor.parameters.mbql import apply_parameters
@@ -123,6 +127,13 @@ def readable_card(db: Session, user: User, card_id: int | str) -> Card:
     """The card with id (or 21-character entity id) `card_id`: 404 when unknown, 403 when private."""
     card = check_404(_find_card(db, card_id))
     check_403(may_read(db, user, card))
+    return card
+
+
+def writable_card(db: Session, user: User, card_id: int) -> Card:
+    """The card `card_id` for a change: 404 when unknown, 403 unless the user may curate its collection."""
+    card = check_404(_find_card(db, card_id))
+    checks.check_write_content(db, user, card.collection_id)
     return card
 
 
@@ -238,7 +249,7 @@ def card_query(card: Card, parameters: list[dict[str, Any]] | None) -> dict[str,
 
 
 def _snapshot(card: Card) -> dict[str, Any]:
-    """The card's columns, as a revision stores them."""
+    """The card's columns, as Metabase selects a card."""
     return {column.key: getattr(card, column.key) for column in Card.__table__.columns}
 
 
@@ -354,6 +365,7 @@ def create_card(
     ):
         raise field_errors({"entity_id": "String must be a valid, unused 21-character NanoID string."})
     facts = _query_facts(db, user, settings, body.dataset_query)
+    checks.check_can_save(db, user, _legacy(body.dataset_query), facts["database_id"])
     metadata = body.result_metadata
     if metadata is None:
         metadata = _result_metadata(db, user, settings, body.dataset_query)
@@ -378,9 +390,7 @@ def create_card(
     )
     db.add(card)
     db.flush()
-    record_revision(
-        db, model="Card", model_id=card.id, user_id=user.id, snapshot=_snapshot(card), is_creation=True
-    )
+    push_revision(db, "Card", card.id, user.id, card_revision_object(card), is_creation=True)
     return card_json(db, card, user)
 
 
@@ -390,7 +400,7 @@ def move_cards(body: MoveCardsBody, user: CurrentUser, db: DbSession) -> dict[st
     check_destination(db, user, body.collection_id)
     cards = list(db.scalars(select(Card).where(Card.id.in_(set(body.card_ids))).order_by(Card.id)))
     for card in cards:
-        check_403(may_read(db, user, card))
+        checks.check_write_content(db, user, card.collection_id)
     moving = [c for c in cards if c.collection_id != body.collection_id]
     positioned = sorted(
         (c for c in moving if c.collection_position is not None), key=lambda c: c.collection_position
@@ -402,19 +412,28 @@ def move_cards(body: MoveCardsBody, user: CurrentUser, db: DbSession) -> dict[st
         card.collection_position = (top or 0) + offset
     for card in moving:
         card.collection_id = body.collection_id
+    if body.collection_id is not None:
+        record_view(db, user.id, "collection", body.collection_id, "view")
     return {"status": "ok"}
 
 
 @router.get("/{card_id}")
 def get_card(
     card_id: str,
+    request: Request,
+    background: BackgroundTasks,
     user: CurrentUser,
     db: DbSession,
     legacy_mbql: Annotated[Boolean | None, Query(alias="legacy-mbql")] = None,
 ) -> dict[str, Any]:
-    """One card by id or entity id (archived ones too); `legacy-mbql=true` gives its query in legacy MBQL."""
+    """One card by id or entity id (archived ones too); `legacy-mbql=true` gives its query in legacy MBQL. A
+    card outside any collection is given the root's map as its `collection`; the read is a recent view."""
     card = readable_card(db, user, card_id)
-    data = _present_in_trash(db, card_json(db, card, user))
+    data = card_json(db, card, user)
+    if data["collection_id"] is None:
+        data["collection"] = root_collection_json(db, user)
+    data = _present_in_trash(db, data)
+    background.add_task(record_view_after_read, request.app.state.appdb, user.id, "card", card.id)
     return _legacy_dataset_query(data) if legacy_mbql else data
 
 
@@ -422,8 +441,9 @@ def get_card(
 def update_card(
     card_id: int, body: UpdateCardBody, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
-    """Change any of a card's attributes; `archived` moves it to or from the Trash."""
-    card = readable_card(db, user, card_id)
+    """Change any of a card's attributes (in a collection the user may curate); `archived` moves it to or
+    from the Trash. A changed query must be one the user may run."""
+    card = writable_card(db, user, card_id)
     sent = {key: getattr(body, key) for key in body.model_fields_set}
     embedding = {"enable_embedding", "embedding_params", "embedding_type"} & sent.keys()
     if any(sent[k] != getattr(card, k) for k in embedding):
@@ -439,6 +459,8 @@ def update_card(
     metadata = sent.get("result_metadata")
     if query is not None:
         facts = _query_facts(db, user, settings, query)
+        if query != card.dataset_query:
+            checks.check_can_save(db, user, _legacy(query), facts["database_id"])
         if metadata is None and query != card.dataset_query:
             metadata = _result_metadata(db, user, settings, query)
         for key, value in facts.items():
@@ -465,14 +487,14 @@ def update_card(
             if collection is not None and collection.archived:
                 card.collection_id = None
     db.flush()
-    record_revision(db, model="Card", model_id=card.id, user_id=user.id, snapshot=_snapshot(card))
+    push_revision(db, "Card", card.id, user.id, card_revision_object(card))
     return card_json(db, card, user)
 
 
 @router.delete("/{card_id}", status_code=204)
 def delete_card(card_id: int, user: CurrentUser, db: DbSession) -> Response:
     """Delete a card for good (archiving is `PUT` with `archived`)."""
-    card = readable_card(db, user, card_id)
+    card = writable_card(db, user, card_id)
     db.execute(DashboardCardSeries.__table__.delete().where(DashboardCardSeries.card_id == card.id))
     db.execute(DashboardCard.__table__.delete().where(DashboardCard.card_id == card.id))
     db.delete(card)
@@ -509,9 +531,7 @@ def copy_card(card_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     card = Card(name=f"Copy of {original.name}", creator_id=user.id, **copied)
     db.add(card)
     db.flush()
-    record_revision(
-        db, model="Card", model_id=card.id, user_id=user.id, snapshot=_snapshot(card), is_creation=True
-    )
+    push_revision(db, "Card", card.id, user.id, card_revision_object(card), is_creation=True)
     return card_json(db, card, user)
 
 
@@ -626,14 +646,33 @@ def query_card(
     body = body or QueryCardBody()
     card = readable_card(db, user, card_id)
     context = "collection" if body.collection_preview else "question"
+    answer = run_card(db, user, settings, card, body.parameters, context)
+    if context == "question" and answer["status"] == "completed":
+        # Metabase's card-query event: a question run (not a collection preview) is a recent view.
+        record_view(db, user.id, "card", card.id, "view")
+    return JSONResponse(answer, status_code=202)
+
+
+def run_card(
+    db: Session,
+    user: User | None,
+    settings: Settings,
+    card: Card,
+    parameters: list[dict[str, Any]] | None,
+    context: str,
+) -> dict[str, Any]:
+    """The card's JSON answer with `parameters` applied (Metabase's failed body when it cannot run). Public
+    links and embeds run cards this way too, without a user."""
     ctx = query_context(db, user, settings, card.dataset_query, context)
+    # A saved question runs for whoever may read it (its collection decides, not ad-hoc data permissions).
+    ctx.info[permissions.CARD_ID] = card.id
     started, started_at = time.monotonic(), utcnow()
     try:
-        query = card_query(card, body.parameters)
+        query = card_query(card, parameters)
     except (QueryError, ValueError) as error:
         failure = error if isinstance(error, QueryError) else InvalidQuery(str(error))
-        return JSONResponse(failed_body(card.dataset_query, failure, started, started_at), status_code=202)
-    return JSONResponse(run_to_json(db, ctx, query, context), status_code=202)
+        return failed_body(card.dataset_query, failure, started, started_at)
+    return run_to_json(db, ctx, query, context)
 
 
 async def _export_fields(request: Request) -> tuple[Any, bool]:
@@ -691,7 +730,24 @@ def _download(
     format_rows: bool,
 ) -> Response:
     card = readable_card(db, user, card_id)
-    ctx = query_context(db, user, settings, card.dataset_query, f"{export_format}-download")
+    download = export_card(db, user, settings, card, export_format, parameters, format_rows)
+    return JSONResponse(download, status_code=400) if isinstance(download, dict) else download
+
+
+def export_card(
+    db: Session,
+    user: User | None,
+    settings: Settings,
+    card: Card,
+    export_format: str,
+    parameters: list[dict[str, Any]] | None,
+    format_rows: bool,
+    context: str | None = None,
+) -> StreamingResponse | dict[str, Any]:
+    """The card's results as a `csv`, `json` or `xlsx` download, or Metabase's failed body when the query
+    cannot run. Public links and embeds download cards this way too, without a user."""
+    ctx = query_context(db, user, settings, card.dataset_query, context or f"{export_format}-download")
+    ctx.info[permissions.CARD_ID] = card.id
     started, started_at = time.monotonic(), utcnow()
     query: Any = card.dataset_query
     try:
@@ -701,7 +757,7 @@ def _download(
         result = process.run(prepared)
     except (QueryError, ValueError) as error:
         failure = error if isinstance(error, QueryError) else InvalidQuery(str(error))
-        return JSONResponse(failed_body(query, failure, started, started_at), status_code=400)
+        return failed_body(query, failure, started, started_at)
     visualization_settings = (
         card.visualization_settings if isinstance(card.visualization_settings, dict) else None
     )
@@ -714,3 +770,60 @@ def _download(
     )
     headers = streaming.download_headers(export_format, streaming.card_filename_prefix(card.name))
     return StreamingResponse(body, headers=headers)
+
+
+# --- Sharing: public links and the lists of shared cards (admins only) --------------------------------------
+# The anonymous side is `api/public.py`, `api/embed.py` and `api/preview_embed.py`.
+
+
+@router.get("/public")
+def list_public_cards(admin: SuperUser, db: DbSession, settings: SettingsDep) -> list[dict[str, Any]]:
+    """`{name, id, public_uuid}` of each card with a public link (400 while public sharing is off)."""
+    check_public_sharing(settings)
+    shared = select(Card).where(Card.public_uuid.is_not(None), Card.archived.is_(False)).order_by(Card.id)
+    return [{"name": c.name, "id": c.id, "public_uuid": c.public_uuid} for c in db.scalars(shared)]
+
+
+@router.get("/embeddable")
+def list_embeddable_cards(admin: SuperUser, db: DbSession, settings: SettingsDep) -> list[dict[str, Any]]:
+    """`{name, id}` of each card with `enable_embedding` (400 while embedding is off)."""
+    check_embedding(settings)
+    embeddable = (
+        select(Card).where(Card.enable_embedding.is_(True), Card.archived.is_(False)).order_by(Card.id)
+    )
+    return [{"name": c.name, "id": c.id} for c in db.scalars(embeddable)]
+
+
+@router.post("/{card_id}/public_link")
+def create_public_link(
+    card_id: int, admin: SuperUser, db: DbSession, settings: SettingsDep
+) -> dict[str, str]:
+    """The card's public UUID, made on the first request; sharing again answers the same one."""
+    check_public_sharing(settings)
+    card = check_404(db.get(Card, card_id))
+    if card.archived:
+        raise NotFound({"message": "The object has been archived.", "error_code": "archived"})
+    # Only where none is set yet, so two admins sharing at once get the same link.
+    db.execute(
+        update(Card)
+        .where(Card.id == card.id, Card.public_uuid.is_(None))
+        .values(public_uuid=str(uuid.uuid4()), made_public_by_id=admin.id)
+    )
+    db.refresh(card)
+    return {"uuid": card.public_uuid}
+
+
+@router.delete("/{card_id}/public_link", status_code=204)
+def delete_public_link(card_id: int, admin: SuperUser, db: DbSession, settings: SettingsDep) -> Response:
+    """Revoke the card's public link: its UUID stops working at once."""
+    check_public_sharing(settings)
+    card = db.get(Card, card_id)
+    if card is None or card.public_uuid is None:
+        raise NotFound()
+    card.public_uuid = card.made_public_by_id = None
+    return Response(status_code=204)
+
+
+# `GET /public` and `/embeddable` come after `GET /{card_id}`, which would take them for ids: match them
+# first.
+router.routes.sort(key=lambda route: getattr(route, "path", None) not in ("/public", "/embeddable"))

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import BooleanValue, NonBlankString, PositiveInt
+from querybase.api.schema import BooleanValue, Int, Map, NonBlankString, PositiveInt, query_vector_of
 from querybase.api.table import enum_type
 from querybase.errors import BadRequest, PaymentRequired, check_403, check_404, field_errors
+from querybase.models.activity import record_view
 from querybase.models.card import Card
 from querybase.models.collection import (
     TRASH_TYPE,
@@ -41,6 +42,7 @@ from querybase.models.revision import last_edits
 from querybase.models.snippet import NativeQuerySnippet
 from querybase.models.timeline import Timeline
 from querybase.models.user import User
+from querybase.permissions import collection as collection_permissions
 
 router = APIRouter(route_class=MetabaseRoute, tags=["collection"])
 
@@ -56,11 +58,13 @@ ITEM_MODELS = (
     "timeline",
     "snippet",
     "collection",
+    "document",
     "pulse",
     "metric",
     "card",
 )
 ItemModel = Annotated[Literal[ITEM_MODELS], enum_type(*ITEM_MODELS)]  # type: ignore[valid-type]
+ItemModels = query_vector_of(ItemModel)
 PinnedState = Annotated[
     Literal["is_not_pinned", "is_pinned", "all"], enum_type("is_not_pinned", "is_pinned", "all")
 ]
@@ -312,6 +316,45 @@ def get_root(user: CurrentUser, namespace: NonBlankString | None = None) -> dict
 def get_trash(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The Trash, where archived items are listed."""
     return collection_detail(db, user, trash_collection(db))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The collection permissions graph (rules in `permissions/collection.py`). Declared before `/{id}` so
+# that `/graph` is not read as a collection id.
+
+
+class CollectionGraphBody(BaseModel):
+    groups: Map
+    revision: Int | None = None
+    namespace: NonBlankString | None = None
+
+
+@router.get("/graph")
+def get_graph(admin: SuperUser, db: DbSession, namespace: NonBlankString | None = None) -> dict[str, Any]:
+    """Which groups may read or curate which collections (of `namespace`)."""
+    return collection_permissions.json_graph(collection_permissions.graph(db, namespace))
+
+
+@router.put("/graph")
+def put_graph(
+    body: CollectionGraphBody,
+    admin: SuperUser,
+    db: DbSession,
+    force: BooleanValue | None = False,
+    skip_graph: Annotated[BooleanValue | None, Query(alias="skip-graph")] = False,
+) -> dict[str, Any]:
+    """Apply (part of) a graph read earlier; refused (409) when based on an older revision, unless
+    `force`. Answers the whole graph, or only the new revision with `skip-graph`."""
+    result = collection_permissions.update_graph(
+        db,
+        admin,
+        body.groups,
+        body.revision,
+        body.namespace,
+        force=bool(force),
+        skip_graph=bool(skip_graph),
+    )
+    return collection_permissions.json_graph(result)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -740,7 +783,7 @@ def collection_items(
 def root_items(
     user: CurrentUser,
     db: DbSession,
-    models: Annotated[list[ItemModel] | None, Query()] = None,
+    models: Annotated[ItemModels | None, Query()] = None,
     archived: BooleanValue | None = False,
     namespace: NonBlankString | None = None,
     pinned_state: PinnedState | None = None,
@@ -774,7 +817,7 @@ def items(
     collection_id: str,
     user: CurrentUser,
     db: DbSession,
-    models: Annotated[list[ItemModel] | None, Query()] = None,
+    models: Annotated[ItemModels | None, Query()] = None,
     archived: BooleanValue | None = False,
     pinned_state: PinnedState | None = None,
     sort_column: SortColumn | None = None,
@@ -844,6 +887,9 @@ def create_collection(body: CreateCollectionBody, user: CurrentUser, db: DbSessi
     )
     db.add(collection)
     db.flush()
+    collection_permissions.copy_parent_permissions(db, collection)
+    # Metabase's collection-touch event: creating or changing a collection makes it a recent view.
+    record_view(db, user.id, "collection", collection.id, "view")
     return collection_detail(db, user, collection)
 
 
@@ -947,6 +993,7 @@ def update_collection(
         _move(db, user, collection, body.parent_id)
     db.flush()
     db.refresh(collection)
+    record_view(db, user.id, "collection", collection.id, "view")
     return collection_detail(db, user, collection)
 
 
@@ -954,7 +1001,9 @@ def _move(db: Session, user: User, collection: Collection, new_parent_id: int | 
     parent = _check_parent_writable(db, user, new_parent_id)
     if parent is not None and collection.id in (parent.id, *location_ids(parent.location)):
         raise BadRequest(MOVE_INTO_SELF)
+    old_location = collection.location
     move_collection(db, collection, children_location(parent))
+    collection_permissions.after_move(db, collection, old_location)
 
 
 @router.delete("/{collection_id}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import time
+import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
@@ -21,7 +22,7 @@ from querybase.api.dataset import (
     query_context,
     run_to_json,
 )
-from querybase.api.deps import CurrentUser, DbSession, SettingsDep
+from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import (
     MbType,
@@ -31,8 +32,10 @@ from querybase.api.schema import (
     received,
 )
 from querybase.api.table import enum_type
+from querybase.embedding import check_embedding, check_public_sharing
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404
 from querybase.jsonutil import JSONResponse
+from querybase.models.activity import record_view_after_read
 from querybase.models.base import utcnow
 from querybase.models.card import Card, creator_map
 from querybase.models.collection import can_read_content, check_destination
@@ -53,10 +56,16 @@ from querybase.models.dashboard import (
     tab_json,
     template_tags,
 )
-from querybase.models.revision import record_revision
+from querybase.models.revision import push_revision
 from querybase.models.user import User
 from querybase.query_processor import process, streaming
 from querybase.query_processor.errors import QueryError
+from querybase.query_processor.parameters.dashboard import (
+    MAX_VALUES,
+    Constraint,
+    apply_temporal_units,
+    chain_filter_query,
+)
 from querybase.query_processor.parameters.mbql import apply_parameters
 from querybase.settings.registry import Settings
 
@@ -321,20 +330,15 @@ def _check_readable(db: Session, dashboard: Dashboard, user: User) -> None:
 
 def _record(db: Session, dashboard: Dashboard, user: User, *, is_creation: bool = False) -> None:
     db.flush()
-    record_revision(
-        db,
-        model="Dashboard",
-        model_id=dashboard.id,
-        user_id=user.id,
-        snapshot=dashboard_snapshot(db, dashboard),
-        is_creation=is_creation,
+    push_revision(
+        db, "Dashboard", dashboard.id, user.id, dashboard_snapshot(db, dashboard), is_creation=is_creation
     )
 
 
-def _full(db: Session, dashboard: Dashboard, user: User) -> dict[str, Any]:
+def _full(db: Session, dashboard: Dashboard, user: User, *, with_root: bool = True) -> dict[str, Any]:
     db.flush()
     db.refresh(dashboard)
-    return dashboard_json(db, dashboard, user)
+    return dashboard_json(db, dashboard, user, with_root=with_root)
 
 
 def _normalized_parameters(parameters: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -391,13 +395,17 @@ def list_dashboards(
 
 
 @router.get("/{dashboard_id}")
-def get_dashboard(dashboard_id: str, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    """A dashboard (by id or entity id) with its cards, tabs and parameter fields."""
+def get_dashboard(
+    dashboard_id: str, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
+) -> dict[str, Any]:
+    """A dashboard (by id or entity id) with its cards, tabs and parameter fields; a recent view of it."""
     if not (dashboard_id.isdigit() or len(dashboard_id) == 21):
         raise NotFound(NO_SUCH_ENDPOINT)
     dashboard = _dashboard(db, dashboard_id)
     _check_readable(db, dashboard, user)
-    return dashboard_json(db, dashboard, user)
+    answer = dashboard_json(db, dashboard, user)
+    background.add_task(record_view_after_read, request.app.state.appdb, user.id, "dashboard", dashboard.id)
+    return answer
 
 
 @router.put("/{dashboard_id}")
@@ -408,6 +416,9 @@ def update_dashboard(
     dashboard = _dashboard(db, dashboard_id)
     _check_readable(db, dashboard, user)
     sent = body.model_fields_set
+    embedding = {"enable_embedding", "embedding_params", "embedding_type"} & sent
+    if any(getattr(body, key) != getattr(dashboard, key) for key in embedding):
+        check_403(user.is_superuser)
     if "dashcards" in sent and dashboard.archived:
         raise _archived()
     if "collection_id" in sent and body.collection_id != dashboard.collection_id:
@@ -429,7 +440,7 @@ def update_dashboard(
         _replace_cards(db, dashboard, body.dashcards or [], body.tabs if "tabs" in sent else None)
     dashboard.updated_at = utcnow()
     _record(db, dashboard, user)
-    return _full(db, dashboard, user)
+    return _full(db, dashboard, user, with_root=False)
 
 
 def _archive_dashboard_questions(db: Session, dashboard: Dashboard) -> None:
@@ -808,29 +819,125 @@ def _dashboard_parameter(dashboard: Dashboard, parameter_id: str) -> dict[str, A
     raise BadRequest(f"Dashboard does not have a parameter with ID {pr_str(parameter_id)}.")
 
 
-def _param_values(db: Session, dashboard_id: int, param_key: str, needle: str | None) -> dict[str, Any]:
+def dashboard_param_values(
+    db: Session,
+    dashboard_id: int,
+    param_key: str,
+    needle: str | None,
+    constraints: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+    user: User | None = None,
+) -> dict[str, Any]:
+    """A filter's choices (`needle` narrows them). No permission check: public links and embeds use it too.
+
+    With `constraints` (other filters' values by parameter id) a filter whose values come from its fields
+    is chained: its values are those occurring where the other filters hold (queried, with `settings`)."""
     dashboard = _dashboard(db, dashboard_id)
     parameter = _dashboard_parameter(dashboard, param_key)
-    field_ids = mapped_field_ids(db, param_key, dashboard_cards(db, dashboard.id))
+    dashcards = dashboard_cards(db, dashboard.id)
+    field_ids = mapped_field_ids(db, param_key, dashcards)
+    chained = _constraints(db, dashboard, dashcards, constraints or {})
+    custom = parameter.get("values_source_type") in ("static-list", "card")
+    if chained and field_ids and settings is not None and not custom:
+        return _chained_values(db, user, settings, field_ids, chained, needle)
     return _parameter_values(db, ParameterValuesBody(parameter=parameter, field_ids=field_ids), needle)
 
 
+# Parameter types whose filters ignore case unless a parameter says otherwise (Metabase's default options).
+_CASE_INSENSITIVE_TYPES = (
+    "string/contains",
+    "string/does-not-contain",
+    "string/starts-with",
+    "string/ends-with",
+)
+
+
+def _constraints(
+    db: Session, dashboard: Dashboard, dashcards: list[DashboardCard], values: dict[str, Any]
+) -> list[Constraint]:
+    """Each other filter's value on each field it is mapped to (query parameters that name no filter of the
+    dashboard are ignored)."""
+    by_id = {p["id"]: p for p in dashboard.parameters or [] if isinstance(p, dict) and "id" in p}
+    constraints = []
+    for key, value in values.items():
+        parameter = by_id.get(key)
+        if parameter is None:
+            continue
+        kind = str(parameter.get("type") or "category")
+        options = parameter.get("options") or (
+            {"case-sensitive": False} if kind in _CASE_INSENSITIVE_TYPES else None
+        )
+        for field_id in mapped_field_ids(db, key, dashcards):
+            constraints.append(Constraint(field_id, kind, value, options))
+    return constraints
+
+
+def _chained_values(
+    db: Session,
+    user: User | None,
+    settings: Settings,
+    field_ids: list[int],
+    constraints: list[Constraint],
+    needle: str | None,
+) -> dict[str, Any]:
+    """The values of the filter's fields where `constraints` hold, each field queried, merged and sorted."""
+    values: dict[Any, list[Any]] = {}
+    more = False
+    for field_id in field_ids:
+        try:
+            query = chain_filter_query(db, field_id, constraints, needle)
+            prepared = process.prepare(query_context(db, user, settings, query, "dashboard"), query)
+            rows = [list(row) for row in process.run(prepared).rows()]
+        except QueryError as error:
+            raise BadRequest(error.message) from None
+        more = more or len(rows) == MAX_VALUES
+        for row in rows:
+            values.setdefault(row[0], row)
+    ordered = sorted(values.values(), key=lambda row: (row[0] is not None, row[0]))
+    return {"values": ordered, "has_more_values": more}
+
+
 @router.get("/{dashboard_id}/params/{param_key}/values")
-def get_param_values(dashboard_id: int, param_key: str, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    """The choices of a dashboard filter: its static list, or the cached values of its mapped fields."""
+def get_param_values(
+    dashboard_id: int,
+    param_key: str,
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """The choices of a dashboard filter: its static list, or the values of its mapped fields; narrowed by the
+    other filters' values given as query parameters (`?<parameter id>=<value>`, a chained filter)."""
     dashboard = _dashboard(db, dashboard_id)
     _check_readable(db, dashboard, user)
-    return _param_values(db, dashboard_id, param_key, None)
+    constraints = _query_values(request)
+    return dashboard_param_values(db, dashboard_id, param_key, None, constraints, settings, user)
 
 
 @router.get("/{dashboard_id}/params/{param_key}/search/{query}")
 def search_param_values(
-    dashboard_id: int, param_key: str, query: str, user: CurrentUser, db: DbSession
+    dashboard_id: int,
+    param_key: str,
+    query: str,
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
-    """The choices of a dashboard filter that contain `query`."""
+    """The choices of a dashboard filter that contain `query`, chained as the values are."""
     dashboard = _dashboard(db, dashboard_id)
     _check_readable(db, dashboard, user)
-    return _param_values(db, dashboard_id, param_key, query)
+    constraints = _query_values(request)
+    return dashboard_param_values(db, dashboard_id, param_key, query, constraints, settings, user)
+
+
+def _query_values(request: Request) -> dict[str, Any]:
+    """The query parameters, a repeated one as a list of its values."""
+    values: dict[str, Any] = {}
+    for key in request.query_params:
+        given = request.query_params.getlist(key)
+        values[key] = given[0] if len(given) == 1 else given
+    return values
 
 
 # --- Running a dashboard card.
@@ -842,12 +949,20 @@ def _dashcard_card(
     """The dashboard, its dashcard and the card (the dashcard's own or one of its series), or 404."""
     dashboard = _dashboard(db, dashboard_id)
     _check_readable(db, dashboard, user)
+    return dashboard, *dashcard_and_card(db, dashboard, dashcard_id, card_id)
+
+
+def dashcard_and_card(
+    db: Session, dashboard: Dashboard, dashcard_id: int, card_id: int
+) -> tuple[DashboardCard, Card]:
+    """The dashboard's dashcard and the card it shows (its own or one of its series), or 404; no permission
+    check, so public links and embeds use it too."""
     dashcard = db.get(DashboardCard, dashcard_id)
     if dashcard is None or dashcard.dashboard_id != dashboard.id:
         raise NotFound()
     if card_id != dashcard.card_id and card_id not in series_card_ids(db, dashcard.id):
         raise NotFound()
-    return dashboard, dashcard, check_404(db.get(Card, card_id))
+    return dashcard, check_404(db.get(Card, card_id))
 
 
 def _resolve_parameters(
@@ -893,7 +1008,7 @@ def _card_query(
         tags = template_tags(query)
         query["parameters"] = [p for p in parameters if _tag_target(p["target"]) in tags]
         return query
-    return apply_parameters(query, parameters)
+    return apply_temporal_units(db, apply_parameters(query, parameters), parameters)
 
 
 def _tag_target(target: Any) -> str | None:
@@ -916,16 +1031,31 @@ def run_dashcard(
     """Run a dashboard card's question with the dashboard's filter values (202 whether it succeeds or not)."""
     dashboard, dashcard, card = _dashcard_card(db, dashboard_id, dashcard_id, card_id, user)
     sent = (body.parameters if body is not None else None) or []
-    ctx = query_context(db, user, settings, card.dataset_query, "dashboard")
+    answer = run_dashboard_card(db, user, settings, (dashboard, dashcard, card), sent, "dashboard")
+    return JSONResponse(answer, status_code=202)
+
+
+def run_dashboard_card(
+    db: Session,
+    user: User | None,
+    settings: Settings,
+    found: tuple[Dashboard, DashboardCard, Card],
+    sent: list[dict[str, Any]],
+    context: str,
+) -> dict[str, Any]:
+    """A dashboard card's JSON answer with the dashboard's filter values `sent` (Metabase's failed body when
+    it cannot run). Public links and embeds run dashboard cards this way too, without a user."""
+    dashboard, dashcard, card = found
+    ctx = query_context(db, user, settings, card.dataset_query, context)
     started, started_at = time.monotonic(), utcnow()
     try:
         query = _card_query(db, dashboard, dashcard, card, sent)
     except QueryError as error:
-        return JSONResponse(failed_body(card.dataset_query, error, started, started_at), status_code=202)
-    answer = run_to_json(db, ctx, query, "dashboard")
+        return failed_body(card.dataset_query, error, started, started_at)
+    answer = run_to_json(db, ctx, query, context)
     answer["card_id"] = card.id
     answer["dashboard_id"] = dashboard.id
-    return JSONResponse(answer, status_code=202)
+    return answer
 
 
 async def _export_parameters(request: Request) -> tuple[list[dict[str, Any]], bool]:
@@ -987,8 +1117,25 @@ def _download(
     export_format: str,
     format_rows: bool,
 ) -> Response:
-    dashboard, dashcard, card = _dashcard_card(db, *ids, user)
-    ctx = query_context(db, user, settings, card.dataset_query, f"{export_format}-download")
+    found = _dashcard_card(db, *ids, user)
+    download = export_dashboard_card(db, user, settings, found, parameters, export_format, format_rows)
+    return JSONResponse(download, status_code=400) if isinstance(download, dict) else download
+
+
+def export_dashboard_card(
+    db: Session,
+    user: User | None,
+    settings: Settings,
+    found: tuple[Dashboard, DashboardCard, Card],
+    parameters: list[dict[str, Any]],
+    export_format: str,
+    format_rows: bool,
+    context: str | None = None,
+) -> StreamingResponse | dict[str, Any]:
+    """A dashboard card's results as a download, or Metabase's failed body when the query cannot run. Public
+    links and embeds download dashboard cards this way too, without a user."""
+    dashboard, dashcard, card = found
+    ctx = query_context(db, user, settings, card.dataset_query, context or f"{export_format}-download")
     started, started_at = time.monotonic(), utcnow()
     try:
         query = _card_query(db, dashboard, dashcard, card, parameters)
@@ -996,7 +1143,7 @@ def _download(
         db.commit()
         result = process.run(prepared)
     except QueryError as error:
-        return JSONResponse(failed_body(card.dataset_query, error, started, started_at), status_code=400)
+        return failed_body(card.dataset_query, error, started, started_at)
     body = streaming.stream(
         export_format,
         result.cols,
@@ -1006,3 +1153,68 @@ def _download(
     )
     headers = streaming.download_headers(export_format, streaming.card_filename_prefix(card.name))
     return StreamingResponse(body, headers=headers)
+
+
+# --- Sharing: public links and the lists of shared dashboards (admins only) ---------------------------------
+# The anonymous side is `api/public.py`, `api/embed.py` and `api/preview_embed.py`.
+
+
+@router.get("/public")
+def list_public_dashboards(admin: SuperUser, db: DbSession, settings: SettingsDep) -> list[dict[str, Any]]:
+    """`{name, id, public_uuid}` of each dashboard with a public link (400 while public sharing is off)."""
+    check_public_sharing(settings)
+    shared = (
+        select(Dashboard)
+        .where(Dashboard.public_uuid.is_not(None), Dashboard.archived.is_(False))
+        .order_by(Dashboard.id)
+    )
+    return [{"name": d.name, "id": d.id, "public_uuid": d.public_uuid} for d in db.scalars(shared)]
+
+
+@router.get("/embeddable")
+def list_embeddable_dashboards(
+    admin: SuperUser, db: DbSession, settings: SettingsDep
+) -> list[dict[str, Any]]:
+    """`{name, id}` of each dashboard with `enable_embedding` (400 while embedding is off)."""
+    check_embedding(settings)
+    embeddable = (
+        select(Dashboard)
+        .where(Dashboard.enable_embedding.is_(True), Dashboard.archived.is_(False))
+        .order_by(Dashboard.id)
+    )
+    return [{"name": d.name, "id": d.id} for d in db.scalars(embeddable)]
+
+
+@router.post("/{dashboard_id}/public_link")
+def create_public_link(
+    dashboard_id: int, admin: SuperUser, db: DbSession, settings: SettingsDep
+) -> dict[str, str]:
+    """The dashboard's public UUID, made on the first request; sharing again answers the same one."""
+    check_public_sharing(settings)
+    dashboard = check_404(db.get(Dashboard, dashboard_id))
+    if dashboard.archived:
+        raise _archived()
+    # Only where none is set yet, so two admins sharing at once get the same link.
+    db.execute(
+        update(Dashboard)
+        .where(Dashboard.id == dashboard.id, Dashboard.public_uuid.is_(None))
+        .values(public_uuid=str(uuid.uuid4()), made_public_by_id=admin.id)
+    )
+    db.refresh(dashboard)
+    return {"uuid": dashboard.public_uuid}
+
+
+@router.delete("/{dashboard_id}/public_link", status_code=204)
+def delete_public_link(dashboard_id: int, admin: SuperUser, db: DbSession, settings: SettingsDep) -> Response:
+    """Revoke the dashboard's public link: its UUID stops working at once."""
+    check_public_sharing(settings)
+    dashboard = db.get(Dashboard, dashboard_id)
+    if dashboard is None or dashboard.public_uuid is None or dashboard.archived:
+        raise NotFound()
+    dashboard.public_uuid = dashboard.made_public_by_id = None
+    return Response(status_code=204)
+
+
+# `GET /public` and `/embeddable` come after `GET /{dashboard_id}`, which would take them for ids: match
+# them first.
+router.routes.sort(key=lambda route: getattr(route, "path", None) not in ("/public", "/embeddable"))
