@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from querybase import METABASE_API_VERSION, __version__, lifecycle, sync
 from querybase.api import ROUTES
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import ApiModules, MetabaseRoute
 from querybase.config import Config
 from querybase.db.engine import AppDB
 from querybase.drivers.sql import POOLS
@@ -61,8 +62,17 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.config = config
     app.router.route_class = MetabaseRoute
     app.router.redirect_slashes = False
-    for prefix, router in ROUTES:
-        app.include_router(router, prefix="/api" + prefix)
+    api = ApiModules({prefix.removeprefix("/"): router for prefix, router in ROUTES})
+    app.router.routes.append(api)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=api.openapi_routes()
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
