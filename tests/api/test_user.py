@@ -249,6 +249,26 @@ def test_current_user_on_a_fresh_instance(fresh_api: Api) -> None:
     assert solo.get("/api/user/current")["has_invited_second_user"] is True
 
 
+def test_current_user_content_flags_follow_what_the_user_can_see(fresh_api: Api) -> None:
+    _, solo = set_up_single_admin(fresh_api)
+
+    def flags() -> tuple[bool, bool]:
+        body = solo.get("/api/user/current")
+        return body["has_question_and_dashboard"], body["has_model"]
+
+    query = {"database": 1, "type": "native", "native": {"query": "SELECT 1"}}
+    card = {"name": "Q", "display": "table", "visualization_settings": {}, "dataset_query": query}
+    solo.post("/api/card", card)
+    assert flags() == (False, False)
+    dashboard = solo.post("/api/dashboard", {"name": "D"})
+    assert flags() == (True, False)
+    model = solo.post("/api/card", {**card, "name": "M", "type": "model"})
+    assert flags() == (True, True)
+    solo.put(f"/api/card/{model['id']}", {"archived": True})
+    solo.put(f"/api/dashboard/{dashboard['id']}", {"archived": True})
+    assert flags() == (False, False)
+
+
 # ---------------------------------------------------------------------------------------------------
 # GET /api/user
 

@@ -9,11 +9,12 @@ returns, rolled back when anything raises; nothing half-written is left behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from querybase.auth.api_keys import API_KEY_HEADER, find_api_key
 from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER, find_session_user
@@ -24,16 +25,30 @@ from querybase.models.user import User
 from querybase.settings.registry import Settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's session. Opening one does no I/O (it connects on first use, in a worker thread),
+    so this runs on the event loop; synchronous endpoints commit in their own thread (`MetabaseRoute`),
+    and only what is left open is committed here, or rolled back when anything raised."""
     appdb: AppDB = request.app.state.appdb
     factory = appdb.read_sessions if request.method in _READS else appdb.sessions
-    with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-        session.commit()
+    session = factory()
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, False)
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(_end, session, True)
+    else:
+        session.close()
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()
 
 
 # A GET only reads (Metabase's API keeps that rule too), so its transaction is read-only; see `AppDB`.

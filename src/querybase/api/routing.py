@@ -8,21 +8,27 @@ of each failing field.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import types
 import typing
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.utils import get_typed_signature
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, get_route_path
 from starlette.types import Receive, Scope, Send
 
 from querybase.api.schema import MISSING, MbType, received
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, Forbidden, NotFound
+from querybase.jsonutil import JSONResponse
 
 _SIMPLE_DESCRIPTIONS = {str: "string", int: "integer", bool: "boolean", float: "number", dict: "map"}
 # What FastAPI answers (as a bare 400) when a body is not even text, e.g. invalid UTF-8.
@@ -30,6 +36,15 @@ _UNPARSABLE_BODY = "There was an error parsing the body"
 
 
 class MetabaseRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # No response model from the return annotation: FastAPI would validate every answer against
+        # it (in one more worker-thread trip for a synchronous endpoint) only to learn it is a dict.
+        if isinstance(kwargs.get("response_model"), DefaultPlaceholder) or "response_model" not in kwargs:
+            kwargs["response_model"] = None
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _finishing(endpoint, kwargs.get("status_code"))
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -154,6 +169,38 @@ def _malformed_json_message(error: dict[str, Any], document: Any) -> str:
 
 # Ids are 32-bit integer columns on every app database.
 _MAX_ID = 2**31 - 1
+
+
+def _finishing(endpoint: Callable[..., Any], status_code: int | None) -> Callable[..., Any]:
+    """A synchronous endpoint that finishes its request in the worker thread it runs in: renders its
+    answer and commits the request's app-DB transaction. Otherwise each would be one more trip between
+    the event loop and a worker thread, and such trips are a good part of a small request's cost. A
+    commit that fails still fails the request: the answer is only sent once this returns."""
+    responses = [
+        name
+        for name, p in get_typed_signature(endpoint).parameters.items()
+        if isinstance(p.annotation, type) and issubclass(p.annotation, Response)
+    ]
+    status = status_code or 200
+
+    @functools.wraps(endpoint)
+    def run_and_finish(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        if not isinstance(result, Response):
+            result = Response(status_code=status) if status in (204, 304) else JSONResponse(result, status)
+            for (
+                name
+            ) in responses:  # what the endpoint set on the `Response` it was given, as FastAPI merges it
+                given: Response = kwargs[name]
+                if given.status_code:
+                    result.status_code = given.status_code
+                result.headers.raw.extend(given.headers.raw)
+        for value in kwargs.values():
+            if isinstance(value, Session):
+                value.commit()
+        return result
+
+    return run_and_finish
 
 
 def _check_id(raw: str) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, true
 
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
@@ -17,16 +18,20 @@ from querybase.auth.passwords import hash_password, new_reset_token, verify_pass
 from querybase.auth.sessions import delete_user_sessions
 from querybase.errors import BadRequest, NotFound, check_403, check_404, field_errors
 from querybase.models.base import utcnow
+from querybase.models.card import Card
 from querybase.models.collection import Collection, personal_collection_id, rename_personal_collection
+from querybase.models.dashboard import Dashboard
 from querybase.models.session import LoginHistory
 from querybase.models.user import (
     ADMIN_GROUP_ID,
     LIST_COLUMNS,
+    PermissionsGroupMembership,
     User,
     create_user,
     email_in_use,
     user_json,
 )
+from querybase.permissions.collection import in_readable_collection
 from querybase.permissions.groups import check_not_last_admin, in_admin_group, set_groups, set_superuser
 
 router = APIRouter(route_class=MetabaseRoute, tags=["user"])
@@ -101,28 +106,55 @@ def _with_memberships(user: User) -> dict[str, Any]:
     return {**user_json(user), "user_group_memberships": [{"id": gid} for gid in user.group_ids]}
 
 
+def _current_facts(visible: Callable[[Any], ColumnElement[bool]]) -> Select[Any]:
+    """One round trip for everything `/api/user/current` adds to the user's columns."""
+    people = select(User.id).where(User.type == "personal")
+    user_id = bindparam("user_id")
+
+    def exists_visible(model: Any, *conditions: Any) -> Any:
+        return exists().where(model.archived.is_(False), visible(model.collection_id), *conditions)
+
+    return select(
+        people.with_only_columns(func.min(User.id)).scalar_subquery(),
+        people.with_only_columns(func.count()).scalar_subquery(),
+        select(Collection.id).where(Collection.personal_owner_id == user_id).scalar_subquery(),
+        select(func.min(LoginHistory.timestamp)).where(LoginHistory.user_id == user_id).scalar_subquery(),
+        and_(exists_visible(Card), exists_visible(Dashboard)),
+        exists_visible(Card, Card.type == "model"),
+    )
+
+
+# Built once for admins (who see everything): the statement's cache key is then computed only once.
+_ADMIN_FACTS = _current_facts(lambda _collection_id: true())
+_GROUP_IDS = (
+    select(PermissionsGroupMembership.group_id)
+    .where(PermissionsGroupMembership.user_id == bindparam("user_id"))
+    .order_by(PermissionsGroupMembership.group_id)
+)
+
+
 @router.get("/current")
 def get_current_user(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The logged-in user, with their groups, personal collection and onboarding flags."""
-    people = select(User.id).where(User.type == "personal")
-    installer_id, people_count, collection_id, first_login = db.execute(
-        select(
-            people.with_only_columns(func.min(User.id)).scalar_subquery(),
-            people.with_only_columns(func.count()).scalar_subquery(),
-            select(Collection.id).where(Collection.personal_owner_id == user.id).scalar_subquery(),
-            select(func.min(LoginHistory.timestamp)).where(LoginHistory.user_id == user.id).scalar_subquery(),
-        )
+    if user.is_superuser:
+        facts = _ADMIN_FACTS
+    else:
+        facts = _current_facts(lambda collection_id: in_readable_collection(user, collection_id))
+    # Core on the session's connection: these rows are plain values, not ORM objects.
+    conn, params = db.connection(), {"user_id": user.id}
+    installer_id, people_count, collection_id, first_login, has_content, has_model = conn.execute(
+        facts, params
     ).one()
     installer = installer_id == user.id
     return {
         **user_json(user),
-        "group_ids": user.group_ids,
+        "group_ids": conn.execute(_GROUP_IDS, params).scalars().all(),
         "personal_collection_id": collection_id if user.type == "personal" else None,
         "first_login": first_login or utcnow(),
         "is_installer": installer,
         "has_invited_second_user": installer and people_count > 1,
-        "has_question_and_dashboard": False,
-        "has_model": False,
+        "has_question_and_dashboard": bool(has_content),
+        "has_model": bool(has_model),
         "custom_homepage": None,
         # Keys of older Metabase versions that the API tutorial shows; querybase has no Google or LDAP auth.
         "google_auth": False,
