@@ -24,6 +24,26 @@ MAX_RESULTS_BARE_ROWS = 2_000
 MAX_DOWNLOAD_ROWS = 1_048_575
 
 
+def _collect_ids(node: Any, field_ids: set[int], table_ids: set[int]) -> None:
+    """The integer field ids (`["field", 1, ...]`, `source-field`) and table ids (`source-table`)
+    that a query names."""
+    if isinstance(node, list):
+        if len(node) > 1 and node[0] == "field" and type(node[1]) is int:
+            field_ids.add(node[1])
+        for item in node:
+            if isinstance(item, (list, dict)):
+                _collect_ids(item, field_ids, table_ids)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if type(value) is int:
+                if key in ("source-table", "source_table"):
+                    table_ids.add(value)
+                elif key in ("source-field", "source_field"):
+                    field_ids.add(value)
+            elif isinstance(value, (list, dict)):
+                _collect_ids(value, field_ids, table_ids)
+
+
 class Metadata:
     """Tables and fields of one database, loaded from the app DB on first use and then kept for the query."""
 
@@ -46,6 +66,15 @@ class Metadata:
         if missing:
             for t in self.db.scalars(select(Table).where(Table.id.in_(missing))):
                 self._tables[t.id] = t
+
+    def preload(self, query: Any) -> None:
+        """Load every field and table `query` names up front: two app-DB queries instead of one per
+        reference as compilation meets them."""
+        field_ids: set[int] = set()
+        table_ids: set[int] = set()
+        _collect_ids(query, field_ids, table_ids)
+        self.load_fields(field_ids)
+        self.load_tables(table_ids)
 
     def field(self, field_id: int) -> Field | None:
         self.load_fields([field_id])

@@ -99,7 +99,9 @@ def prepare(ctx: QueryContext, query: dict[str, Any], *, download: bool = False)
             raise InvalidQuery("Native queries must have a non-blank query.")
         compiled = compile_native(ctx, normalized)
         return Prepared(normalized, compiled.statement, None, compiled.native, limit, ctx)
-    stage = compile_query(ctx, saved.expand(ctx, normalized))
+    expanded = saved.expand(ctx, normalized)
+    ctx.metadata.preload(expanded)
+    stage = compile_query(ctx, expanded)
     statement = stage.select
     if limit is not None:
         current = normalized["query"].get("limit")
