@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from querybase import METABASE_API_VERSION, __version__, lifecycle, sync
+from querybase import METABASE_API_VERSION, __version__, lifecycle, scheduler, sync
 from querybase.api import ROUTES
 from querybase.api.routing import ApiModules, MetabaseRoute
+from querybase.api_docs import openapi_document
 from querybase.config import Config
 from querybase.db.engine import AppDB
 from querybase.drivers.sql import POOLS
@@ -42,9 +42,11 @@ def create_app(config: Config | None = None) -> FastAPI:
         appdb = AppDB.from_config(config)
         lifecycle.start(appdb, config)
         app.state.appdb = appdb
+        jobs = scheduler.start(appdb, config)
         try:
             yield
         finally:
+            jobs.stop()
             sync.wait_for_syncs(timeout=60)
             POOLS.close_all()
             appdb.dispose()
@@ -67,8 +69,8 @@ def create_app(config: Config | None = None) -> FastAPI:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=api.openapi_routes()
+            app.openapi_schema = openapi_document(
+                api.openapi_routes(), title=app.title, version=app.version, description=app.description
             )
         return app.openapi_schema
 

@@ -2,8 +2,9 @@
 
 Only what must be known before the application database is open lives here: where the app DB is
 (Metabase's `MB_DB_*` variables), where to listen (`MB_JETTY_HOST`/`MB_JETTY_PORT`), session age, the
-login throttle switch, and where the Sample Database comes from (`MB_PLUGINS_DIR`,
-`MB_SAMPLE_DATABASE_CSV_DIR`). Everything an admin can change at run time is a setting (`settings/`).
+login throttle switch, where the Sample Database comes from (`MB_PLUGINS_DIR`,
+`MB_SAMPLE_DATABASE_CSV_DIR`), and whether this process runs background jobs (`MB_DISABLE_SCHEDULER`).
+Everything an admin can change at run time is a setting (`settings/`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ class Config:
     plugins_dir: Path = Path("plugins")
     # Build the Sample Database from this folder of CSV files instead of querybase's generated data.
     sample_csv_dir: Path | None = None
+    # Run background jobs (subscriptions, alerts, scheduled syncs) in this process. A server started from
+    # the environment does unless MB_DISABLE_SCHEDULER is true; an app built in code (tests) runs them itself.
+    scheduler: bool = False
+    # How often the scheduler looks for due jobs (QB_SCHEDULER_TICK_SECONDS; tests make it short).
+    scheduler_tick_seconds: float = 60.0
 
     @property
     def app_db_type(self) -> str:
@@ -69,6 +75,8 @@ class Config:
             sample_csv_dir=Path(env["MB_SAMPLE_DATABASE_CSV_DIR"])
             if env.get("MB_SAMPLE_DATABASE_CSV_DIR")
             else None,
+            scheduler=env.get("MB_DISABLE_SCHEDULER", "").lower() != "true",
+            scheduler_tick_seconds=_float(env, "QB_SCHEDULER_TICK_SECONDS", 60.0),
         )
 
 
@@ -80,6 +88,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
 
 
 def app_db_url_from_env(env: Mapping[str, str]) -> URL:

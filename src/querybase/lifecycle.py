@@ -26,6 +26,7 @@ def start(appdb: AppDB, config: Config) -> None:
     fresh = upgrade(appdb.engine)
     ensure_setup_token(appdb)
     ensure_generated(appdb, definitions.site_uuid.key)
+    ensure_generated(appdb, definitions.site_uuid_for_unsubscribing_url.key)
     if fresh:
         with appdb.transaction() as db:
             database = sample_database.register(db, config)

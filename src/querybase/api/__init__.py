@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from querybase.api import (
     activity,
+    alert,
     api_key,
     bookmark,
     card,
@@ -18,14 +19,17 @@ from querybase.api import (
     dashboard,
     database,
     dataset,
+    email,
     embed,
     field,
     health,
     legacy_metric,
     native_query_snippet,
+    notification,
     permissions,
     preview_embed,
     public,
+    pulse,
     revision,
     search,
     segment,
@@ -36,11 +40,13 @@ from querybase.api import (
     timeline,
     timeline_event,
     user,
+    util,
 )
 
 # ↓↓↓ KEEP THIS SORTED ↓↓↓
 ROUTES: list[tuple[str, APIRouter]] = [
     ("/activity", activity.router),
+    ("/alert", alert.router),
     ("/api-key", api_key.router),
     ("/bookmark", bookmark.router),
     ("/card", card.router),
@@ -48,14 +54,17 @@ ROUTES: list[tuple[str, APIRouter]] = [
     ("/dashboard", dashboard.router),
     ("/database", database.router),
     ("/dataset", dataset.router),
+    ("/email", email.router),
     ("/embed", embed.router),
     ("/field", field.router),
     ("/health", health.router),
     ("/metric", legacy_metric.router),
     ("/native-query-snippet", native_query_snippet.router),
+    ("/notification", notification.router),
     ("/permissions", permissions.router),
     ("/preview_embed", preview_embed.router),
     ("/public", public.router),
+    ("/pulse", pulse.router),
     ("/revision", revision.router),
     ("/search", search.router),
     ("/segment", segment.router),
@@ -66,4 +75,5 @@ ROUTES: list[tuple[str, APIRouter]] = [
     ("/timeline", timeline.router),
     ("/timeline-event", timeline_event.router),
     ("/user", user.router),
+    ("/util", util.router),
 ]

@@ -7,12 +7,21 @@ from querybase.models.card import Card
 from querybase.models.collection import Collection
 from querybase.models.dashboard import Dashboard, DashboardCard, DashboardCardSeries, DashboardTab
 from querybase.models.database import Database, Field, FieldValues, Table
+from querybase.models.job_run import ScheduledJobRun
+from querybase.models.notification import (
+    Notification,
+    NotificationCard,
+    NotificationHandler,
+    NotificationRecipient,
+    NotificationSubscription,
+)
 from querybase.models.permissions import (
     CollectionPermissionGraphRevision,
     DataPermission,
     Permission,
     PermissionsRevision,
 )
+from querybase.models.pulse import Pulse, PulseCard, PulseChannel, PulseChannelRecipient
 from querybase.models.revision import Revision
 from querybase.models.segment import LegacyMetric, Segment
 from querybase.models.session import LoginAttempt, LoginHistory, UserSession
@@ -42,12 +51,22 @@ __all__ = [
     "LoginAttempt",
     "LoginHistory",
     "NativeQuerySnippet",
+    "Notification",
+    "NotificationCard",
+    "NotificationHandler",
+    "NotificationRecipient",
+    "NotificationSubscription",
     "Permission",
     "PermissionsGroup",
     "PermissionsGroupMembership",
     "PermissionsRevision",
+    "Pulse",
+    "PulseCard",
+    "PulseChannel",
+    "PulseChannelRecipient",
     "RecentView",
     "Revision",
+    "ScheduledJobRun",
     "Segment",
     "Setting",
     "Table",
