@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel
 
+from querybase.api import shapes
 from querybase.api.deps import AppConfig, DbSession, OptionalUser, SettingsDep, session_token
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import NonBlankString, Password
-from querybase.auth import throttle
-from querybase.auth.passwords import burn_time, verify_password
-from querybase.auth.sessions import SESSION_COOKIE, TIMEOUT_COOKIE, create_session, delete_session
+from querybase.api.schema import Email, NonBlankString, Password
+from querybase.auth import reset_tokens, throttle
+from querybase.auth.passwords import burn_time, hash_password, verify_password
+from querybase.auth.sessions import (
+    SESSION_COOKIE,
+    TIMEOUT_COOKIE,
+    create_session,
+    delete_session,
+    delete_user_sessions,
+)
 from querybase.db.engine import AppDB
-from querybase.errors import BadRequest, NotFound, Unauthenticated
+from querybase.email import messages
+from querybase.errors import BadRequest, NotFound, Unauthenticated, field_errors
 from querybase.models.user import User, find_by_email
 from querybase.settings.registry import REGISTRY, Settings, Visibility
 
@@ -58,7 +67,13 @@ def start_session(
     return token
 
 
-@router.post("")
+@router.post(
+    "",
+    responses={
+        **shapes.ok(shapes.SessionId),
+        401: {"description": "Wrong email or password, or a disabled account."},
+    },
+)
 def create_session_endpoint(
     body: LoginBody,
     request: Request,
@@ -107,6 +122,96 @@ def delete_session_endpoint(request: Request, db: DbSession) -> Response:
     for cookie in (SESSION_COOKIE, TIMEOUT_COOKIE, "metabase.EMBEDDED_SESSION"):
         response.delete_cookie(cookie, path="/")
     return response
+
+
+# Metabase's throttles for password resets count every attempt, per client address: 50 requests for a
+# reset mail, 10 resets (its per-address limit on guessing tokens).
+FORGOT_PASSWORD = throttle.Throttler("forgot-password", 50)
+RESET_PASSWORD = throttle.Throttler("reset-password", 10)
+
+
+def check_attempt(db: DbSession, throttler: throttle.Throttler, key: str, field: str) -> None:
+    """Metabase's `throttle/check`: once over the threshold, a 400 naming `field` while the delay since
+    the last attempt runs."""
+    wait = throttle.seconds_to_wait(db, throttler, key)
+    if wait is not None and wait > 0:
+        message = f"Too many attempts! You must wait {math.floor(wait + 0.5)} seconds before trying again."
+        raise field_errors({field: message})
+
+
+class ForgotPasswordBody(BaseModel):
+    email: Email
+
+
+@router.post("/forgot_password", status_code=204)
+def forgot_password(
+    body: ForgotPasswordBody,
+    request: Request,
+    background: BackgroundTasks,
+    db: DbSession,
+    settings: SettingsDep,
+    config: AppConfig,
+) -> Response:
+    """Mail a password-reset link to `email`. The answer is 204 whether or not anyone has that address:
+    the lookup and the mail happen after it (a background task)."""
+    if not config.disable_session_throttle:
+        key = client_ip(request)
+        check_attempt(db, FORGOT_PASSWORD, key, "email")
+        throttle.record_failure(db, FORGOT_PASSWORD, key)
+    site = messages.site_url(settings, request)
+    background.add_task(messages.send_password_reset, request.app.state.appdb, body.email, site)
+    return Response(status_code=204)
+
+
+class ResetPasswordBody(BaseModel):
+    token: NonBlankString
+    password: Password
+
+
+@router.post("/reset_password")
+def reset_password(
+    body: ResetPasswordBody,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    db: DbSession,
+    settings: SettingsDep,
+    config: AppConfig,
+) -> dict[str, Any]:
+    """Set a new password with an emailed token (once; `reset-token-ttl-hours` after it was made): the
+    user's other sessions end and a new one starts, `{"success": true, "session_id": ...}` with the
+    session cookies. A first password (an accepted invitation) is announced to the admins."""
+    key = client_ip(request)
+    if not config.disable_session_throttle:
+        check_attempt(db, RESET_PASSWORD, key, "password")
+    user = reset_tokens.user_for(db, body.token, settings.get("reset-token-ttl-hours"))
+    if user is None:
+        if not config.disable_session_throttle:
+            # Counted in a transaction of its own: the request's is rolled back by the error.
+            db.rollback()
+            appdb: AppDB = request.app.state.appdb
+            with appdb.transaction() as attempts:
+                throttle.record_failure(attempts, RESET_PASSWORD, key)
+        raise field_errors({"password": "Invalid reset token"})
+    if not config.disable_session_throttle:
+        throttle.record_failure(db, RESET_PASSWORD, key)
+    if user.last_login is None:
+        joined = messages.user_joined(db, settings, messages.site_url(settings, request), user)
+        background.add_task(messages.send_later, request.app.state.appdb, joined)
+    user.password = hash_password(body.password)
+    user.reset_token = None
+    user.reset_triggered = None
+    delete_user_sessions(db, user.id)
+    token = start_session(db, user, request, response, settings, remember=False)
+    return {"success": True, "session_id": token}
+
+
+@router.get("/password_reset_token_valid")
+def password_reset_token_valid(
+    token: NonBlankString, db: DbSession, settings: SettingsDep
+) -> dict[str, bool]:
+    """Whether a reset token would be accepted now."""
+    return {"valid": reset_tokens.user_for(db, token, settings.get("reset-token-ttl-hours")) is not None}
 
 
 class PasswordCheckBody(BaseModel):

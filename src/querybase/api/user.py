@@ -6,16 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, true
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import BooleanValue, Email, Locale, NonBlankString, Password, PositiveInt, received
 from querybase.api.session import start_session
 from querybase.auth.passwords import hash_password, new_reset_token, verify_password
 from querybase.auth.sessions import delete_user_sessions
+from querybase.email import messages
 from querybase.errors import BadRequest, NotFound, check_403, check_404, field_errors
 from querybase.models.base import utcnow
 from querybase.models.card import Card
@@ -133,7 +135,7 @@ _GROUP_IDS = (
 )
 
 
-@router.get("/current")
+@router.get("/current", responses=shapes.ok(shapes.CurrentUser))
 def get_current_user(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The logged-in user, with their groups, personal collection and onboarding flags."""
     if user.is_superuser:
@@ -170,7 +172,7 @@ def _status_condition(status: str | None, include_deactivated: bool) -> Any:
     return User.is_active.is_(status != "deactivated")
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(shapes.UserPage))
 def list_users(
     request: Request,
     admin: SuperUser,
@@ -216,7 +218,7 @@ def list_users(
     return {"data": data, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/recipients")
+@router.get("/recipients", responses=shapes.ok(shapes.RecipientPage))
 def list_recipients(user: CurrentUser, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """Users one may send a subscription to (all active users: `user-visibility` is "all" on OSS)."""
     users = db.scalars(
@@ -236,17 +238,26 @@ def _active_person(db: DbSession, user_id: int) -> User:
     return target
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", responses=shapes.ok(shapes.User))
 def get_user(user_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A user (active or not), for themselves or an admin."""
     check_403(user.is_superuser or user.id == user_id)
     return _with_memberships(check_404(db.get(User, user_id)))
 
 
-@router.post("")
-def create_user_endpoint(body: CreateUserBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
-    """Create a user (admin). Without a password a random one is set. `source: "setup"` (the setup
-    wizard's invite) makes an admin; `is_superuser` is not read here, use the Administrators group."""
+@router.post("", responses=shapes.ok(shapes.User))
+def create_user_endpoint(
+    body: CreateUserBody,
+    admin: SuperUser,
+    db: DbSession,
+    request: Request,
+    background: BackgroundTasks,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Create a user (admin) and mail them an invitation with a link to choose their password (after
+    the answer; as Metabase, even when a password is given). Without a password a random one is set.
+    `source: "setup"` (the setup wizard's invite) makes an admin; `is_superuser` is not read here, use
+    the Administrators group."""
     login_attributes = _login_attributes(body.login_attributes)
     if email_in_use(db, body.email):
         raise field_errors({"email": "Email address already in use."})
@@ -265,10 +276,13 @@ def create_user_endpoint(body: CreateUserBody, admin: SuperUser, db: DbSession) 
         set_groups(db, user, groups, managers)
     if body.source == "setup":
         set_superuser(db, user, True)
+    site = messages.site_url(settings, request)
+    invite = messages.invitation(settings, site, user, admin, from_setup=body.source == "setup")
+    background.add_task(messages.send_later, request.app.state.appdb, invite)
     return _with_memberships(user)
 
 
-@router.put("/{user_id}")
+@router.put("/{user_id}", responses=shapes.ok(shapes.User))
 def update_user(user_id: int, body: UpdateUserBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Update an active user: themselves, or anyone for an admin. Only admins change login attributes,
     superuser status and groups; from anyone else `is_superuser` and `login_attributes` are ignored and
@@ -333,7 +347,7 @@ def update_password(
     return {"success": True, "session_id": token}
 
 
-@router.delete("/{user_id}")
+@router.delete("/{user_id}", responses=shapes.ok(shapes.Success))
 def deactivate_user(user_id: int, admin: SuperUser, db: DbSession) -> dict[str, bool]:
     """Deactivate a person (the row stays); their sessions stop working. Deactivating an inactive user
     is a no-op, and the last active admin cannot go."""
@@ -347,7 +361,7 @@ def deactivate_user(user_id: int, admin: SuperUser, db: DbSession) -> dict[str, 
     return {"success": True}
 
 
-@router.put("/{user_id}/reactivate")
+@router.put("/{user_id}/reactivate", responses=shapes.ok(shapes.User))
 def reactivate_user(user_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Reactivate a deactivated person, as a normal user (not an admin)."""
     target = db.get(User, user_id)

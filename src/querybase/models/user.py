@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false, select, true
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint, false, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from querybase.models.base import Base, new_entity_id, utcnow
@@ -36,7 +36,8 @@ class User(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deactivated_at: Mapped[dt.datetime | None]
     reset_token: Mapped[str | None] = mapped_column(String(254))
-    reset_triggered: Mapped[int | None]
+    # Epoch milliseconds, as in Metabase (`auth/reset_tokens.py`).
+    reset_triggered: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str | None] = mapped_column(String(5))
     sso_source: Mapped[str | None] = mapped_column(String(254))
     login_attributes: Mapped[dict[str, Any] | None]
