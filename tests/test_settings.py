@@ -455,3 +455,60 @@ def test_two_processes_writing_a_new_key_at_once(
         writer.join(30)
     assert errors == []
     assert stored_rows(any_appdb)["site-name"] == "B"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reacting to changes
+
+
+@pytest.fixture
+def recorded_setting() -> Iterator[tuple[str, list[Any]]]:
+    """A throwaway setting that records each change it is told about, removed from the registry after."""
+    key = "test-on-change-recorder"
+    seen: list[Any] = []
+    defsetting(
+        key, Kind.INTEGER, default=7, description="Records changes.", on_change=lambda _s, v: seen.append(v)
+    )
+    try:
+        yield key, seen
+    finally:
+        del REGISTRY[key]
+
+
+def test_on_change_runs_once_per_change_with_the_new_value(
+    appdb: AppDB, recorded_setting: tuple[str, list[Any]]
+) -> None:
+    key, seen = recorded_setting
+    with appdb.transaction() as db:
+        settings = Settings(db, environ={})
+        settings.set(key, "8")
+        settings.set(key, 8)
+        settings.set(key, None)
+        settings.set(key, 7)
+        settings.write(key, 9)
+    assert seen == [8, 7]
+
+
+def test_turning_embedding_on_creates_the_secret_key(appdb: AppDB) -> None:
+    with appdb.transaction() as db:
+        settings = Settings(db, environ={})
+        settings.set("enable-embedding-static", False)
+        assert settings.get("embedding-secret-key") is None
+        settings.set("enable-embedding-static", True)
+        created = settings.get("embedding-secret-key")
+    assert re.fullmatch(r"[0-9a-f]{64}", created)
+    assert stored_rows(appdb)["embedding-secret-key"] == created
+    with appdb.transaction() as db:
+        settings = Settings(db, environ={})
+        settings.set("enable-embedding-static", False)
+        settings.set("enable-embedding-sdk", True)
+        assert settings.get("embedding-secret-key") == created
+
+
+def test_a_secret_key_from_the_environment_is_not_replaced(appdb: AppDB) -> None:
+    from_env = "ab" * 32
+    with appdb.transaction() as db:
+        settings = Settings(db, environ={"MB_EMBEDDING_SECRET_KEY": from_env})
+        settings.set("enable-embedding", True)
+        assert settings.get("embedding-secret-key") == from_env
+    assert "embedding-secret-key" not in stored_rows(appdb)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
@@ -365,6 +366,105 @@ def test_preview_embed_is_for_admins_and_uses_the_tokens_choices(api, admin, sam
     missing = sign({"resource": {"question": 99999999}, "params": {}, "_embedding_params": {}}, world.key)
     assert admin.get(f"/api/preview_embed/card/{missing}", expect=404) == "Not found."
     assert len(probe.seen) == 2
+
+
+def test_a_preview_shows_at_most_2000_rows_of_a_question(api, admin, sample, world):
+    """Metabase caps question previews at 2,000 rows (even aggregated ones, whose limit is 10,000 elsewhere);
+    the embed itself and previews of dashboard cards keep the usual limits."""
+    orders = count(admin, sample, "ORDERS")
+    assert orders > 10_000
+    query = {
+        "source-table": sample["ORDERS"],
+        "aggregation": [["count"]],
+        "breakout": [["field", sample["ORDERS.ID"], None]],
+    }
+    card = admin.post(
+        "/api/card",
+        {
+            "name": unique("Every order"),
+            "dataset_query": {"database": sample["db"], "type": "query", "query": query},
+            "display": "table",
+            "visualization_settings": {},
+        },
+    )
+    admin.put(f"/api/card/{card['id']}", {"enable_embedding": True, "embedding_params": {}})
+    question = {"resource": {"question": card["id"]}, "params": {}}
+    embedded = api.get(f"/api/embed/card/{sign(question, world.key)}/query", expect=202)["data"]
+    preview_token = sign({**question, "_embedding_params": {}}, world.key)
+    previewed = admin.get(f"/api/preview_embed/card/{preview_token}/query", expect=202)["data"]
+    assert (len(embedded["rows"]), len(previewed["rows"])) == (10_000, 2_000)
+    assert previewed["rows"][:3] == embedded["rows"][:3]
+
+    dashboard = admin.post("/api/dashboard", {"name": unique("Every order")})
+    dashcards = [{"id": -1, "card_id": card["id"], "row": 0, "col": 0, "size_x": 6, "size_y": 4}]
+    dashcard = admin.put(f"/api/dashboard/{dashboard['id']}", {"dashcards": dashcards})["dashcards"][0]
+    board = sign(
+        {"resource": {"dashboard": dashboard["id"]}, "params": {}, "_embedding_params": {}}, world.key
+    )
+    path = f"/api/preview_embed/dashboard/{board}/dashcard/{dashcard['id']}/card/{card['id']}"
+    assert len(admin.get(path, expect=202)["data"]["rows"]) == 10_000
+
+
+def test_changing_embedding_needs_embedding_on(api, admin, world):
+    """Metabase's `check-embedding-enabled` comes before the admin check: while static embedding is off,
+    nobody changes whether or how a card or dashboard is embedded (sending the current values changes
+    nothing, so that still works)."""
+    admin.put("/api/setting/enable-embedding-static", {"value": False}, expect=204)
+    off = "Embedding is not enabled."
+    card, board = f"/api/card/{world.card['id']}", f"/api/dashboard/{world.dashboard['id']}"
+    changes = [
+        {"enable_embedding": False},
+        {"embedding_params": {"cat": "enabled"}},
+        {"embedding_type": "static-legacy"},
+    ]
+    for user in ("crowberto", "rasta"):
+        for change in changes:
+            assert api.as_(user).put(card, change, expect=400) == off
+            assert api.as_(user).put(board, change, expect=400) == off
+    same = {"enable_embedding": True, "embedding_params": EMBEDDING_PARAMS, "description": "unchanged embed"}
+    assert admin.put(card, same)["description"] == "unchanged embed"
+    assert admin.put(board, same)["description"] == "unchanged embed"
+    assert admin.get(card)["embedding_params"] == EMBEDDING_PARAMS
+
+
+def test_turning_embedding_on_creates_a_secret_key(api, admin, keep):
+    """Metabase's embedding switches create the signing key when they go from off to on and there is none;
+    a key already there is kept, and a switch that is already on creates nothing."""
+    switches = (
+        "enable-embedding-static",
+        "enable-embedding",
+        "enable-embedding-interactive",
+        "enable-embedding-sdk",
+    )
+    keep("embedding-secret-key", *switches)
+    for switch in switches:
+        admin.put(f"/api/setting/{switch}", {"value": False}, expect=204)
+    for switch in switches:
+        admin.put("/api/setting/embedding-secret-key", {"value": None}, expect=204)
+        admin.put(f"/api/setting/{switch}", {"value": False}, expect=204)
+        assert admin.raw("GET", "/api/setting/embedding-secret-key").status_code == 204
+        admin.put(f"/api/setting/{switch}", {"value": True}, expect=204)
+        created = admin.get("/api/setting/embedding-secret-key")
+        assert re.fullmatch(r"[0-9a-f]{64}", created), switch
+        admin.put(f"/api/setting/{switch}", {"value": False}, expect=204)
+        admin.put(f"/api/setting/{switch}", {"value": True}, expect=204)
+        assert admin.get("/api/setting/embedding-secret-key") == created
+        admin.put("/api/setting/embedding-secret-key", {"value": None}, expect=204)
+        admin.put(f"/api/setting/{switch}", {"value": True}, expect=204)
+        assert admin.raw("GET", "/api/setting/embedding-secret-key").status_code == 204
+        admin.put(f"/api/setting/{switch}", {"value": False}, expect=204)
+
+    # Through `PUT /api/setting` too, where a key sent along wins whatever the order.
+    admin.put("/api/setting", {"enable-embedding-static": True}, expect=204)
+    created = admin.get("/api/setting/embedding-secret-key")
+    assert re.fullmatch(r"[0-9a-f]{64}", created)
+    # The key signs tokens at once: this one passes the signature check and names no card.
+    token = sign({"resource": {"question": 99_999_999}, "params": {}}, created)
+    assert api.get(f"/api/embed/card/{token}", expect=400) == "Not found."
+    chosen = secrets.token_hex(32)
+    admin.put("/api/setting", {"enable-embedding-static": False, "embedding-secret-key": None}, expect=204)
+    admin.put("/api/setting", {"enable-embedding-static": True, "embedding-secret-key": chosen}, expect=204)
+    assert admin.get("/api/setting/embedding-secret-key") == chosen
 
 
 # --- What is refused, before any query ----------------------------------------------------------------------

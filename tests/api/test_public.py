@@ -420,6 +420,68 @@ def test_a_public_dashboard_card_runs_with_filter_values(api, admin, sample, sha
     assert api.get(f"{path[: path.rindex('/')]}/abc", expect=404) == "API endpoint does not exist."
 
 
+def test_downloading_a_public_dashboard_card(api, admin, sample, shared_dashboard):
+    """`POST .../{export-format}`: the browser posts a form (`parameters` as JSON text), scripts may post
+    JSON; failures say only what any public endpoint says."""
+    link, card, dashcard = shared_dashboard["uuid"], shared_dashboard["card"], shared_dashboard["dashcard"]
+    path = f"/api/public/dashboard/{link}/dashcard/{dashcard['id']}/card/{card['id']}"
+    everything = count(admin, sample, "SELECT COUNT(*) FROM PRODUCTS")
+    widgets = count(admin, sample, "SELECT COUNT(*) FROM PRODUCTS WHERE CATEGORY = 'Widget'")
+    sent = [{"id": "p-cat", "value": ["Widget"]}]
+    csv = api.raw("POST", f"{path}/csv", data={"parameters": json.dumps(sent), "format_rows": "true"})
+    assert (csv.status_code, csv.headers["content-type"]) == (200, "text/csv")
+    assert csv.text.splitlines() == ["n", str(widgets)]
+    assert api.post(f"{path}/json", {"parameters": sent, "format_rows": False}) == [{"n": widgets}]
+    assert api.post(f"{path}/json") == [{"n": everything}]
+    xlsx = api.raw("POST", f"{path}/xlsx", data={})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert [[cell.value for cell in row] for row in sheet.iter_rows()] == [["n"], [everything]]
+
+    assert api.post(f"{path}/pdf", expect=404) == "API endpoint does not exist."
+    unknown = {"parameters": json.dumps([{"id": "nope", "value": 1}])}
+    refused = api.raw("POST", f"{path}/csv", data=unknown)
+    assert (refused.status_code, refused.text) == (400, "An error occurred.")
+    assert api.post(f"{path}/csv", {"parameters": "not json"}, expect=400) == "An error occurred."
+    gone, gone_dashcard = shared_dashboard["gone"], shared_dashboard["gone_dashcard"]
+    for bad in (
+        f"/api/public/dashboard/{link}/dashcard/{gone_dashcard['id']}/card/{gone['id']}/csv",
+        f"/api/public/dashboard/{link}/dashcard/{dashcard['id']}/card/99999999/csv",
+        f"/api/public/dashboard/{link}/dashcard/99999999/card/{card['id']}/csv",
+        f"/api/public/dashboard/{uuid.uuid4()}/dashcard/{dashcard['id']}/card/{card['id']}/csv",
+    ):
+        assert api.post(bad, expect=404) == "Not found.", bad
+
+
+def test_links_are_hidden_while_public_sharing_is_off(api, admin, keep, user_ids, shared_dashboard):
+    """Metabase shows a card's or dashboard's `public_uuid` as null while sharing is off (the link would not
+    work); `made_public_by_id` stays, and the link comes back with sharing."""
+    dashboard, card = shared_dashboard["dashboard"], shared_dashboard["card"]
+    card_link, board_link = share(admin, "card", card["id"]), shared_dashboard["uuid"]
+
+    def shown() -> tuple[Any, ...]:
+        got_card = admin.get(f"/api/card/{card['id']}")
+        got_board = admin.get(f"/api/dashboard/{dashboard['id']}")
+        listed = next(d for d in admin.get("/api/dashboard") if d["id"] == dashboard["id"])
+        return (
+            (got_card["public_uuid"], got_card["made_public_by_id"]),
+            (got_board["public_uuid"], got_board["made_public_by_id"]),
+            got_board["dashcards"][0]["card"]["public_uuid"],
+            listed["public_uuid"],
+        )
+
+    crowberto = user_ids["crowberto"]
+    assert shown() == ((card_link, crowberto), (board_link, crowberto), card_link, board_link)
+    keep("enable-public-sharing")
+    admin.put("/api/setting/enable-public-sharing", {"value": False}, expect=204)
+    assert shown() == ((None, crowberto), (None, crowberto), None, None)
+    path = (
+        f"/api/public/dashboard/{board_link}/dashcard/{shared_dashboard['dashcard']['id']}/card/{card['id']}"
+    )
+    assert api.post(f"{path}/csv", expect=400) == "An error occurred."
+    admin.put("/api/setting/enable-public-sharing", {"value": True}, expect=204)
+    assert shown() == ((card_link, crowberto), (board_link, crowberto), card_link, board_link)
+
+
 def test_public_dashboard_filter_values(api, shared_dashboard):
     link = shared_dashboard["uuid"]
     # The filter is mapped to a text template tag, not a field: its choices are none.

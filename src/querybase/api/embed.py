@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.card import export_card, run_card
 from querybase.api.dashboard import (
     dashboard_param_values,
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 
 # Query-string options of downloads, not parameter values.
 DOWNLOAD_OPTIONS = ("format_rows", "pivot_results")
+# Metabase limits embed previews of questions (not of dashboard cards) to this many rows.
+PREVIEW_MAX_RESULTS = 2000
 
 
 class EmbedRoute(MetabaseRoute):
@@ -161,7 +164,9 @@ def card_answer(
     db: Session, settings: Settings, claims: dict[str, Any], viewer: dict[str, Any], *, preview: bool
 ) -> JSONResponse:
     card, applied = _card_values(db, settings, claims, viewer, preview=preview)
-    answer = run_card(db, None, settings, card, applied, "embedded-question")
+    # A preview shows at most 2,000 rows, whatever the query, so that trying an embed stays cheap.
+    constraints = {"max-results": PREVIEW_MAX_RESULTS} if preview else None
+    answer = run_card(db, None, settings, card, applied, "embedded-question", constraints)
     return JSONResponse(public_result(answer, applied, settings), status_code=202)
 
 
@@ -171,7 +176,7 @@ def get_embedded_card(token: str, db: DbSession, settings: SettingsDep) -> dict[
     return card_view(db, settings, unsign(token, settings), preview=False)
 
 
-@router.get("/card/{token}/query", status_code=202)
+@router.get("/card/{token}/query", status_code=202, responses=shapes.ok(shapes.QueryResult, 202))
 def run_embedded_card(token: str, request: Request, db: DbSession, settings: SettingsDep) -> JSONResponse:
     """An embedded question's results, with the token's parameter values and the viewer's (`?slug=value`)."""
     claims = unsign(token, settings)
@@ -179,7 +184,7 @@ def run_embedded_card(token: str, request: Request, db: DbSession, settings: Set
     return card_answer(db, settings, claims, viewer, preview=False)
 
 
-@router.get("/card/{token}/query/{export_format}")
+@router.get("/card/{token}/query/{export_format}", responses=shapes.DOWNLOAD)
 def download_embedded_card(
     token: str,
     export_format: str,
@@ -331,7 +336,11 @@ def get_embedded_dashboard(token: str, db: DbSession, settings: SettingsDep) -> 
     return dashboard_view(db, settings, unsign(token, settings), preview=False)
 
 
-@router.get("/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}", status_code=202)
+@router.get(
+    "/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}",
+    status_code=202,
+    responses=shapes.ok(shapes.QueryResult, 202),
+)
 def run_embedded_dashcard(
     token: str, dashcard_id: int, card_id: int, request: Request, db: DbSession, settings: SettingsDep
 ) -> JSONResponse:
@@ -341,7 +350,9 @@ def run_embedded_dashcard(
     return dashcard_answer(db, settings, claims, viewer, (dashcard_id, card_id), preview=False)
 
 
-@router.get("/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}/{export_format}")
+@router.get(
+    "/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}/{export_format}", responses=shapes.DOWNLOAD
+)
 def download_embedded_dashcard(
     token: str,
     dashcard_id: int,

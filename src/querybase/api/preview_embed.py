@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from querybase.api import embed
+from querybase.api import embed, shapes
 from querybase.api.deps import DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.embedding import check_embedding, query_string_params, unsign
@@ -32,7 +32,7 @@ def preview_card(token: str, admin: SuperUser, db: DbSession, settings: Settings
     return embed.card_view(db, settings, _claims(token, settings), preview=True)
 
 
-@router.get("/card/{token}/query", status_code=202)
+@router.get("/card/{token}/query", status_code=202, responses=shapes.ok(shapes.QueryResult, 202))
 def preview_card_query(
     token: str, request: Request, admin: SuperUser, db: DbSession, settings: SettingsDep
 ) -> JSONResponse:
@@ -48,7 +48,11 @@ def preview_dashboard(token: str, admin: SuperUser, db: DbSession, settings: Set
     return embed.dashboard_view(db, settings, _claims(token, settings), preview=True)
 
 
-@router.get("/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}", status_code=202)
+@router.get(
+    "/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}",
+    status_code=202,
+    responses=shapes.ok(shapes.QueryResult, 202),
+)
 def preview_dashcard(
     token: str,
     dashcard_id: int,

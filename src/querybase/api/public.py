@@ -6,7 +6,8 @@ Metabase's generic public error: 404 `Not found.` for an unknown or revoked link
 anything else, public sharing switched off included.
 
 Queries run through the code of `POST /api/card/:id/query` and the dashboard card endpoints (`run_card`,
-`run_dashboard_card`, `export_card` in `api/card.py` and `api/dashboard.py`), without a user. The helpers
+`export_card`, `run_dashboard_card`, `export_dashboard_card` in `api/card.py` and `api/dashboard.py`),
+without a user. The helpers
 that shape public answers are shared with `api/embed.py` and `api/preview_embed.py`.
 """
 
@@ -19,11 +20,19 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.card import export_card, run_card
-from querybase.api.dashboard import dashboard_param_values, dashcard_and_card, run_dashboard_card
+from querybase.api.dashboard import (
+    _export_parameters,
+    dashboard_param_values,
+    dashcard_and_card,
+    export_dashboard_card,
+    run_dashboard_card,
+)
 from querybase.api.dataset import ParameterValuesBody, _parameter_values
 from querybase.api.deps import DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
@@ -322,7 +331,7 @@ def get_public_card(uuid: str, db: DbSession, settings: SettingsDep) -> dict[str
     return public_card_json(db, _shared_card(db, settings, uuid))
 
 
-@router.get("/card/{uuid}/query", status_code=202)
+@router.get("/card/{uuid}/query", status_code=202, responses=shapes.ok(shapes.QueryResult, 202))
 def run_public_card(
     uuid: str, db: DbSession, settings: SettingsDep, parameters: Annotated[str | None, Query()] = None
 ) -> JSONResponse:
@@ -334,7 +343,7 @@ def run_public_card(
     return JSONResponse(public_result(answer, applied, settings), status_code=202)
 
 
-@router.get("/card/{uuid}/query/{export_format}")
+@router.get("/card/{uuid}/query/{export_format}", responses=shapes.DOWNLOAD)
 def download_public_card(
     uuid: str,
     export_format: str,
@@ -380,7 +389,11 @@ def get_public_dashboard(uuid: str, db: DbSession, settings: SettingsDep) -> dic
     return public_dashboard_json(db, _shared_dashboard(db, settings, uuid))
 
 
-@router.get("/dashboard/{uuid}/dashcard/{dashcard_id}/card/{card_id}", status_code=202)
+@router.get(
+    "/dashboard/{uuid}/dashcard/{dashcard_id}/card/{card_id}",
+    status_code=202,
+    responses=shapes.ok(shapes.QueryResult, 202),
+)
 def run_public_dashcard(
     uuid: str,
     dashcard_id: int,
@@ -398,6 +411,49 @@ def run_public_dashcard(
     found = (dashboard, *dashcard_and_card(db, dashboard, dashcard_id, live_card(db, card_id).id))
     answer = run_dashboard_card(db, None, settings, found, sent, "public-dashboard")
     return JSONResponse(public_result(answer, sent, settings), status_code=202)
+
+
+@router.post(
+    "/dashboard/{uuid}/dashcard/{dashcard_id}/card/{card_id}/{export_format}",
+    responses=shapes.DOWNLOAD,
+    openapi_extra=shapes.CARD_DOWNLOAD_BODY,
+)
+async def download_public_dashcard(
+    uuid: str,
+    dashcard_id: int,
+    card_id: int,
+    export_format: str,
+    request: Request,
+    db: DbSession,
+    settings: SettingsDep,
+) -> Response:
+    """One card of a shared dashboard as a `csv`, `json` or `xlsx` file, with the dashboard's filter values
+    (`parameters`, a list of `{id, value}` or its JSON text, and `format_rows`, sent as a form or as JSON)."""
+    if export_format not in streaming.EXPORT_FORMATS:
+        raise NotFound(NO_SUCH_ENDPOINT)
+    parameters, format_rows = await _export_parameters(request)
+    ids = (dashcard_id, card_id)
+    return await run_in_threadpool(
+        _download_dashcard, db, settings, uuid, ids, parameters, export_format, format_rows
+    )
+
+
+def _download_dashcard(
+    db: Session,
+    settings: Settings,
+    uuid: str,
+    ids: tuple[int, int],
+    parameters: list[dict[str, Any]],
+    export_format: str,
+    format_rows: bool,
+) -> Response:
+    dashcard_id, card_id = ids
+    dashboard = _shared_dashboard(db, settings, uuid)
+    found = (dashboard, *dashcard_and_card(db, dashboard, dashcard_id, live_card(db, card_id).id))
+    download = export_dashboard_card(
+        db, None, settings, found, parameters, export_format, format_rows, "public-dashboard"
+    )
+    return download_answer(download, parameters, settings)
 
 
 @router.get("/dashboard/{uuid}/params/{param_key}/values")

@@ -56,6 +56,9 @@ class Kind(enum.StrEnum):
 
 Getter = Callable[["Settings"], Any]
 Validator = Callable[[Any], Any]
+# Runs after a write through the API changed the value, with the new value (Metabase's custom setters do
+# such side effects, e.g. turning embedding on creates the embedding secret key).
+OnChange = Callable[["Settings", Any], None]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class SettingDef:
     validate: Validator | None = None
     # Metabase's `can-read-from-env?`: false for values only the server may produce (the setup token).
     read_from_env: bool = True
+    on_change: OnChange | None = None
 
     @property
     def env_name(self) -> str:
@@ -105,6 +109,7 @@ def defsetting(
     user_local: bool = False,
     validate: Validator | None = None,
     read_from_env: bool = True,
+    on_change: OnChange | None = None,
 ) -> SettingDef:
     """Declare a setting. Declaring the same key twice is a programming error."""
     if key in REGISTRY:
@@ -121,6 +126,7 @@ def defsetting(
         user_local=user_local,
         validate=validate,
         read_from_env=read_from_env,
+        on_change=on_change,
     )
     if any(d.env_name == definition.env_name for d in REGISTRY.values()):
         raise ValueError(f"setting {key!r} has the same environment variable as another setting")
@@ -297,7 +303,14 @@ class Settings:
                 value = definition.validate(value)
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc
+        if definition.on_change is None:
+            self.write(definition.key, value)
+            return
+        before = self.get(definition.key)
         self.write(definition.key, value)
+        after = self.get(definition.key)
+        if after != before:
+            definition.on_change(self, after)
 
     def write(self, key: str, value: Any) -> None:
         """Store a value without the API's checks: for the server's own bookkeeping (setup token, ...)."""
