@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from querybase.query_processor.saved import SAVED_QUESTIONS_DB_ID
 from tests.api.test_permissions_graph import ALL_USERS, by_table, put_collection_graph, put_data_graph
 from tests.api.test_permissions_graph import all_users_restored as all_users_restored
 from tests.api.test_permissions_graph import collections as collections
@@ -122,17 +123,19 @@ def test_a_saved_question_on_a_blocked_table(admin, rasta, sample):
     assert_failed(rasta.post(f"/api/card/{on_products['id']}/query", expect=202), CANNOT_RUN, MISSING)
     completed(run(admin, built_on))
     # A question on a table that may be viewed runs for whoever may read it, even without the query
-    # builder, and so do queries built on it.
+    # builder, and so do queries built on it (sent to the Saved Questions database, as Metabase's own client
+    # does: without the query builder anywhere, the Sample Database itself is out of sight, a plain 403).
     restrict_all_users(admin, sample, {"create-queries": "no"})
-    assert_failed(run(rasta, count_orders(sample)), CANNOT_RUN, MISSING)
+    assert rasta.post("/api/dataset", count_orders(sample), expect=403) == FORBIDDEN
     expected = completed(run(admin, count_orders(sample)))["data"]["rows"]
     assert completed(rasta.post(f"/api/card/{on_orders['id']}/query", expect=202))["data"]["rows"] == expected
     on_card = {
-        "database": sample["db"],
+        "database": SAVED_QUESTIONS_DB_ID,
         "type": "query",
         "query": {"source-table": f"card__{on_orders['id']}"},
     }
     assert completed(run(rasta, on_card))["data"]["rows"] == expected
+    assert rasta.post("/api/dataset", {**on_card, "database": sample["db"]}, expect=403) == FORBIDDEN
 
 
 def test_a_saved_question_in_a_collection_out_of_reach(admin, rasta, sample, collections):
@@ -140,7 +143,21 @@ def test_a_saved_question_in_a_collection_out_of_reach(admin, rasta, sample, col
     card = create_card(admin, count_orders(sample), collection_id=hidden["id"])
     put_collection_graph(admin, {ALL_USERS: {str(hidden["id"]): "none"}})
     built_on = {"database": sample["db"], "type": "query", "query": {"source-table": f"card__{card['id']}"}}
-    assert_failed(run(rasta, built_on), f"You do not have permissions to view Card {card['id']}.", MISSING)
+    # The question a query is built on is checked first, with Metabase's plain 403; one it joins is the
+    # query processor's to refuse.
+    assert rasta.post("/api/dataset", built_on, expect=403) == FORBIDDEN
+    join = {
+        "source-table": f"card__{card['id']}",
+        "alias": "Hidden",
+        "condition": [
+            "=",
+            ["field", sample["ORDERS.ID"], None],
+            ["field", "count", {"base-type": "type/Integer", "join-alias": "Hidden"}],
+        ],
+        "fields": "none",
+    }
+    joined = mbql(sample, joins=[join], aggregation=[["count"]])
+    assert_failed(run(rasta, joined), f"You do not have permissions to view Card {card['id']}.", MISSING)
     assert rasta.post(f"/api/card/{card['id']}/query", expect=403) == FORBIDDEN
     put_collection_graph(admin, {ALL_USERS: {str(hidden["id"]): "read"}})
     completed(run(rasta, built_on))

@@ -34,6 +34,8 @@ from querybase.models.collection import (
 from querybase.models.dashboard import Dashboard, dashboard_row
 from querybase.models.database import Database, Table
 from querybase.models.user import User
+from querybase.permissions import checks
+from querybase.permissions import collection as collection_permissions
 
 router = APIRouter(route_class=MetabaseRoute, tags=["activity"])
 
@@ -68,10 +70,9 @@ def parent_collection(db: Session, collection_id: int | None) -> dict[str, Any] 
 def _in_readable_collection(
     db: Session, user: User, collection_id: int | None, *, write: bool = False
 ) -> bool:
-    if collection_id is None:
-        return True
-    collection = db.get(Collection, collection_id)
-    return collection is not None and (can_write if write else can_read)(db, user, collection)
+    """Whether `user` may see (or change) what is kept in `collection_id` (None: the root)."""
+    allowed = collection_permissions.can_write_content if write else collection_permissions.can_read_content
+    return allowed(db, user, collection_id)
 
 
 def card_item(
@@ -159,6 +160,8 @@ def table_item(db: Session, user: User, table: Table, base: dict[str, Any]) -> d
     database = db.get(Database, table.db_id)
     if database is None or not table.active or table.visibility_type == "hidden":
         return None
+    if not checks.can_read_table(db, user, table):
+        return None
     return {
         **base,
         "name": table.name,
@@ -241,7 +244,7 @@ RECENT_MODEL_CLASSES: dict[str, Any] = {
 }
 
 
-@router.post("/recents")
+@router.post("/recents", status_code=204)
 def add_recent(body: RecentBody, user: CurrentUser, db: DbSession) -> Response:
     """Remember an item the user picked in the data picker."""
     model_class = RECENT_MODEL_CLASSES.get(body.model)
@@ -283,7 +286,10 @@ def popular_items(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     return {"popular_items": [item for item, _ in scored[:5]]}
 
 
-@router.get("/most_recently_viewed_dashboard")
+@router.get(
+    "/most_recently_viewed_dashboard",
+    responses={204: {"description": "No dashboard viewed in the past day."}},
+)
 def most_recently_viewed_dashboard(user: CurrentUser, db: DbSession) -> Any:
     """The dashboard the user viewed last in the past day (with its collection), or 204."""
     since = utcnow() - dt.timedelta(days=1)

@@ -19,9 +19,10 @@ from querybase.api.table import enum_type
 from querybase.errors import BadRequest, check_403, check_404
 from querybase.models.activity import CardBookmark, CollectionBookmark, DashboardBookmark
 from querybase.models.card import Card
-from querybase.models.collection import Collection, can_read
+from querybase.models.collection import Collection
 from querybase.models.dashboard import Dashboard
 from querybase.models.user import User
+from querybase.permissions.collection import can_read_collection, can_read_content
 
 router = APIRouter(route_class=MetabaseRoute, tags=["bookmark"])
 
@@ -45,11 +46,10 @@ class OrderingsBody(BaseModel):
 
 
 def readable(db: Session, user: User, item: Any) -> bool:
-    """Whether `user` may see `item`: other people's personal collections (and their contents) are private."""
-    collection = item if isinstance(item, Collection) else None
-    if collection is None and item.collection_id is not None:
-        collection = db.get(Collection, item.collection_id)
-    return collection is None or can_read(db, user, collection)
+    """Whether `user` may see `item`: a collection, or a card or dashboard by its collection."""
+    if isinstance(item, Collection):
+        return can_read_collection(db, user, item)
+    return can_read_content(db, user, item.collection_id)
 
 
 def bookmark_json(db: Session, model: str, item: Any) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def create_bookmark(model: Model, item_id: PositiveInt, user: CurrentUser, db: D
     return {"id": bookmark.id, "user_id": user.id, key: item_id, "created_at": bookmark.created_at}
 
 
-@router.delete("/{model}/{item_id}")
+@router.delete("/{model}/{item_id}", status_code=204)
 def delete_bookmark(model: Model, item_id: PositiveInt, user: CurrentUser, db: DbSession) -> Response:
     """Remove the user's bookmark, if any."""
     if model in LOOKUP:
@@ -123,7 +123,7 @@ def delete_bookmark(model: Model, item_id: PositiveInt, user: CurrentUser, db: D
     return Response(status_code=204)
 
 
-@router.put("/ordering")
+@router.put("/ordering", status_code=204)
 def set_ordering(body: OrderingsBody, user: CurrentUser, db: DbSession) -> Response:
     """Accepts the user's order of bookmarks. The schema has no `bookmark_ordering` table yet, so the
     order is validated but not kept: the list stays newest first."""

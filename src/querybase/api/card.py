@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from querybase import jsonutil
+from querybase.api import shapes
 from querybase.api.dataset import failed_body, get_query_metadata, query_context, run_to_json
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, form_or_json
 from querybase.api.schema import Boolean, Map, NonBlankString, PositiveInt, received
 from querybase.api.table import enum_type
 from querybase.embedding import check_embedding, check_public_sharing
@@ -287,7 +288,7 @@ def _legacy_dataset_query(data: dict[str, Any]) -> dict[str, Any]:
 # --- endpoints ----------------------------------------------------------------------------------------------
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Card]))
 def list_cards(
     user: CurrentUser,
     db: DbSession,
@@ -344,7 +345,7 @@ def list_cards(
     return out
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.Card))
 def create_card(
     body: CreateCardBody, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -417,7 +418,7 @@ def move_cards(body: MoveCardsBody, user: CurrentUser, db: DbSession) -> dict[st
     return {"status": "ok"}
 
 
-@router.get("/{card_id}")
+@router.get("/{card_id}", responses=shapes.ok(shapes.Card))
 def get_card(
     card_id: str,
     request: Request,
@@ -437,7 +438,7 @@ def get_card(
     return _legacy_dataset_query(data) if legacy_mbql else data
 
 
-@router.put("/{card_id}")
+@router.put("/{card_id}", responses=shapes.ok(shapes.Card))
 def update_card(
     card_id: int, body: UpdateCardBody, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -447,6 +448,7 @@ def update_card(
     sent = {key: getattr(body, key) for key in body.model_fields_set}
     embedding = {"enable_embedding", "embedding_params", "embedding_type"} & sent.keys()
     if any(sent[k] != getattr(card, k) for k in embedding):
+        check_embedding(settings)
         check_403(user.is_superuser)
     if sent.get("dashboard_id") is not None and sent["dashboard_id"] != card.dashboard_id:
         # Moving into a dashboard makes a dashboard question: it lives in the dashboard's collection.
@@ -501,7 +503,7 @@ def delete_card(card_id: int, user: CurrentUser, db: DbSession) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{card_id}/copy")
+@router.post("/{card_id}/copy", responses=shapes.ok(shapes.Card))
 def copy_card(card_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Save a copy named "Copy of <name>", created by the caller."""
     original = readable_card(db, user, card_id)
@@ -634,7 +636,7 @@ def card_series(
     ]
 
 
-@router.post("/{card_id}/query", status_code=202)
+@router.post("/{card_id}/query", status_code=202, responses=shapes.ok(shapes.QueryResult, 202))
 def query_card(
     card_id: str,
     user: CurrentUser,
@@ -660,9 +662,11 @@ def run_card(
     card: Card,
     parameters: list[dict[str, Any]] | None,
     context: str,
+    constraints: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The card's JSON answer with `parameters` applied (Metabase's failed body when it cannot run). Public
-    links and embeds run cards this way too, without a user."""
+    links and embeds run cards this way too, without a user; `constraints` replace the default row limits
+    (embed previews show at most 2,000 rows)."""
     ctx = query_context(db, user, settings, card.dataset_query, context)
     # A saved question runs for whoever may read it (its collection decides, not ad-hoc data permissions).
     ctx.info[permissions.CARD_ID] = card.id
@@ -672,17 +676,15 @@ def run_card(
     except (QueryError, ValueError) as error:
         failure = error if isinstance(error, QueryError) else InvalidQuery(str(error))
         return failed_body(card.dataset_query, failure, started, started_at)
+    if constraints is not None:
+        query = {**query, "constraints": constraints}
     return run_to_json(db, ctx, query, context)
 
 
 async def _export_fields(request: Request) -> tuple[Any, bool]:
     """`parameters` (a list, or a JSON string of one) and `format_rows` of a download, sent as a form or
     as JSON."""
-    if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
-        fields = body if isinstance(body, dict) else {}
-    else:
-        fields = dict(await request.form())
+    fields = await form_or_json(request)
     parameters = fields.get("parameters")
     if isinstance(parameters, str):
         try:
@@ -702,7 +704,9 @@ async def _export_fields(request: Request) -> tuple[Any, bool]:
     return parameters, format_rows
 
 
-@router.post("/{card_id}/query/{export_format}")
+@router.post(
+    "/{card_id}/query/{export_format}", responses=shapes.DOWNLOAD, openapi_extra=shapes.CARD_DOWNLOAD_BODY
+)
 async def download_card(
     card_id: int,
     export_format: str,

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import BooleanValue, Int, Map, NonBlankString, PositiveInt, query_vector_of
@@ -31,7 +32,6 @@ from querybase.models.collection import (
     effective_location,
     in_visible_collection,
     location_ids,
-    others_personal_clause,
     personal_tree_clause,
     root_json,
     slugify,
@@ -155,7 +155,7 @@ def _select_collections(
 ) -> Select[tuple[Collection]]:
     trash = Collection.type == TRASH_TYPE
     not_trash = or_(Collection.type.is_(None), Collection.type != TRASH_TYPE)
-    statement = select(Collection).where(~others_personal_clause(user))
+    statement = select(Collection).where(collection_permissions.readable_clause(user))
     if archived is True:
         statement = statement.where(or_(trash, Collection.archived.is_(True)))
     elif archived is False:
@@ -171,7 +171,7 @@ def _select_collections(
     return statement
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Collection]))
 def list_collections(
     user: CurrentUser,
     db: DbSession,
@@ -191,13 +191,13 @@ def list_collections(
         personal_only=bool(personal_only),
     )
     collections = [collection_json(db, user, c) for c in _list_order(db.scalars(statement))]
-    if archived or personal_only:
+    if archived or personal_only or not collection_permissions.can_read_collection(db, user, None, namespace):
         return collections
     root = {
         "authority_level": None,
         "name": "Our analytics",
         "id": "root",
-        "can_write": True,
+        "can_write": collection_permissions.can_write_collection(db, user, None, namespace),
         "is_personal": False,
         "can_delete": False,
     }
@@ -306,13 +306,14 @@ def collection_tree(
     return [node(c) for c in tops]
 
 
-@router.get("/root")
-def get_root(user: CurrentUser, namespace: NonBlankString | None = None) -> dict[str, Any]:
+@router.get("/root", responses=shapes.ok(shapes.Collection))
+def get_root(user: CurrentUser, db: DbSession, namespace: NonBlankString | None = None) -> dict[str, Any]:
     """The root pseudo-collection: everything with no `collection_id`."""
-    return root_json(namespace)
+    writable = collection_permissions.can_write_collection(db, user, None, namespace)
+    return {**root_json(namespace), "can_write": writable}
 
 
-@router.get("/trash")
+@router.get("/trash", responses=shapes.ok(shapes.Collection))
 def get_trash(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The Trash, where archived items are listed."""
     return collection_detail(db, user, trash_collection(db))
@@ -335,7 +336,7 @@ def get_graph(admin: SuperUser, db: DbSession, namespace: NonBlankString | None 
     return collection_permissions.json_graph(collection_permissions.graph(db, namespace))
 
 
-@router.put("/graph")
+@router.put("/graph", responses={409: {"description": "The graph changed since it was read."}})
 def put_graph(
     body: CollectionGraphBody,
     admin: SuperUser,
@@ -476,10 +477,7 @@ def _card_items(
 
 
 def _writable_in(db: Session, user: User, collection_id: int | None) -> bool:
-    if collection_id is None:
-        return True
-    collection = db.get(Collection, collection_id)
-    return collection is not None and can_write(db, user, collection)
+    return collection_permissions.can_write_content(db, user, collection_id)
 
 
 def _dashboard_items(
@@ -559,7 +557,7 @@ def _collection_items(
     trash = Collection.type == TRASH_TYPE
     not_trash = or_(Collection.type.is_(None), Collection.type != TRASH_TYPE)
     statement = select(Collection).where(
-        Collection.personal_owner_id.is_(None), ~others_personal_clause(user)
+        Collection.personal_owner_id.is_(None), collection_permissions.readable_clause(user)
     )
     if collection is not None and collection.type == TRASH_TYPE:
         statement = statement.where(Collection.archived_directly.is_(True))
@@ -737,6 +735,9 @@ def collection_items(
         for model in CHILD_MODELS
         if (not wanted or model in wanted) and (model == "collection" or (model == "snippet") == in_snippets)
     )
+    if collection is None and not collection_permissions.can_read_collection(db, user, None, namespace):
+        # Without read access to the root, only the collections under it are listed (Metabase's rule).
+        kinds = [k for k in kinds if k == "collection"]
     if limit is not None or offset is not None:
         limit, offset = (50 if limit is None else limit), (offset or 0)
     if not kinds:
@@ -779,7 +780,7 @@ def collection_items(
     return body
 
 
-@router.get("/root/items")
+@router.get("/root/items", responses=shapes.ok(shapes.ItemsPage))
 def root_items(
     user: CurrentUser,
     db: DbSession,
@@ -812,7 +813,7 @@ def root_items(
     )
 
 
-@router.get("/{collection_id}/items")
+@router.get("/{collection_id}/items", responses=shapes.ok(shapes.ItemsPage))
 def items(
     collection_id: str,
     user: CurrentUser,
@@ -850,7 +851,7 @@ def items(
     )
 
 
-@router.get("/{collection_id}")
+@router.get("/{collection_id}", responses=shapes.ok(shapes.Collection))
 def get_collection(collection_id: str, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """One collection, by id or entity id, with its parent and effective location and ancestors."""
     return collection_detail(db, user, read_collection(db, user, collection_id))
@@ -862,8 +863,9 @@ def get_collection(collection_id: str, user: CurrentUser, db: DbSession) -> dict
 
 def _check_parent_writable(db: Session, user: User, parent_id: int | None) -> Collection | None:
     """The parent a collection is created in or moved to: it must exist, not be the Trash, and be
-    writable by the user."""
+    writable by the user (the root too)."""
     if parent_id is None:
+        check_403(collection_permissions.can_write_collection(db, user, None))
         return None
     parent = check_404(db.get(Collection, parent_id))
     if parent.type == TRASH_TYPE:
@@ -872,7 +874,13 @@ def _check_parent_writable(db: Session, user: User, parent_id: int | None) -> Co
     return parent
 
 
-@router.post("")
+@router.post(
+    "",
+    responses={
+        **shapes.ok(shapes.Collection),
+        402: {"description": "Official collections are a paid feature."},
+    },
+)
 def create_collection(body: CreateCollectionBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A new collection at the root or under `parent_id`."""
     parent = _check_parent_writable(db, user, body.parent_id)
@@ -961,7 +969,13 @@ def unarchive_collection(db: Session, collection: Collection) -> None:
         )
 
 
-@router.put("/{collection_id}")
+@router.put(
+    "/{collection_id}",
+    responses={
+        **shapes.ok(shapes.Collection),
+        402: {"description": "Official collections are a paid feature."},
+    },
+)
 def update_collection(
     collection_id: int, body: UpdateCollectionBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
@@ -1006,7 +1020,7 @@ def _move(db: Session, user: User, collection: Collection, new_parent_id: int | 
     collection_permissions.after_move(db, collection, old_location)
 
 
-@router.delete("/{collection_id}")
+@router.delete("/{collection_id}", status_code=204)
 def delete_collection(collection_id: int, admin: SuperUser, db: DbSession) -> Response:
     """Delete an archived collection for good, with everything in and under it."""
     collection = check_404(db.get(Collection, collection_id))

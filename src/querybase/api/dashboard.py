@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from querybase import jsonutil
+from querybase.api import shapes
 from querybase.api.dataset import (
     ParameterValuesBody,
     _parameter_values,
@@ -23,7 +24,7 @@ from querybase.api.dataset import (
     run_to_json,
 )
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, form_or_json
 from querybase.api.schema import (
     MbType,
     NonBlankString,
@@ -58,7 +59,8 @@ from querybase.models.dashboard import (
 )
 from querybase.models.revision import push_revision
 from querybase.models.user import User
-from querybase.query_processor import process, streaming
+from querybase.permissions import checks
+from querybase.query_processor import permissions, process, streaming
 from querybase.query_processor.errors import QueryError
 from querybase.query_processor.parameters.dashboard import (
     MAX_VALUES,
@@ -328,6 +330,11 @@ def _check_readable(db: Session, dashboard: Dashboard, user: User) -> None:
     check_403(_readable(db, dashboard, user))
 
 
+def _check_writable(db: Session, dashboard: Dashboard, user: User) -> None:
+    """Changing a dashboard (or its cards) needs curate access to its collection."""
+    checks.check_write_content(db, user, dashboard.collection_id)
+
+
 def _record(db: Session, dashboard: Dashboard, user: User, *, is_creation: bool = False) -> None:
     db.flush()
     push_revision(
@@ -348,7 +355,7 @@ def _normalized_parameters(parameters: list[dict[str, Any]] | None) -> list[dict
 # --- Dashboard CRUD.
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.Dashboard))
 def create_dashboard(body: CreateDashboardBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Create a dashboard (in `collection_id`, or the root collection)."""
     check_destination(db, user, body.collection_id)
@@ -366,7 +373,7 @@ def create_dashboard(body: CreateDashboardBody, user: CurrentUser, db: DbSession
     return _full(db, dashboard, user)
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Dashboard]))
 def list_dashboards(
     user: CurrentUser,
     db: DbSession,
@@ -394,7 +401,7 @@ def list_dashboards(
     return answer
 
 
-@router.get("/{dashboard_id}")
+@router.get("/{dashboard_id}", responses=shapes.ok(shapes.DashboardDetail))
 def get_dashboard(
     dashboard_id: str, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
@@ -408,16 +415,17 @@ def get_dashboard(
     return answer
 
 
-@router.put("/{dashboard_id}")
+@router.put("/{dashboard_id}", responses=shapes.ok(shapes.Dashboard))
 def update_dashboard(
-    dashboard_id: int, body: UpdateDashboardBody, user: CurrentUser, db: DbSession
+    dashboard_id: int, body: UpdateDashboardBody, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
     """Update a dashboard; `dashcards` (with `tabs`) replace all its cards and tabs when present."""
     dashboard = _dashboard(db, dashboard_id)
-    _check_readable(db, dashboard, user)
+    _check_writable(db, dashboard, user)
     sent = body.model_fields_set
     embedding = {"enable_embedding", "embedding_params", "embedding_type"} & sent
     if any(getattr(body, key) != getattr(dashboard, key) for key in embedding):
+        check_embedding(settings)
         check_403(user.is_superuser)
     if "dashcards" in sent and dashboard.archived:
         raise _archived()
@@ -456,7 +464,7 @@ def _archive_dashboard_questions(db: Session, dashboard: Dashboard) -> None:
 def delete_dashboard(dashboard_id: int, user: CurrentUser, db: DbSession) -> Response:
     """Delete a dashboard for good (archiving is `PUT {"archived": true}`)."""
     dashboard = _dashboard(db, dashboard_id)
-    _check_readable(db, dashboard, user)
+    _check_writable(db, dashboard, user)
     _delete_dashcards(db, [dc.id for dc in dashboard_cards(db, dashboard.id)])
     db.execute(delete(DashboardTab).where(DashboardTab.dashboard_id == dashboard.id))
     db.execute(delete(Card).where(Card.dashboard_id == dashboard.id))
@@ -464,7 +472,7 @@ def delete_dashboard(dashboard_id: int, user: CurrentUser, db: DbSession) -> Res
     return Response(status_code=204)
 
 
-@router.post("/{dashboard_id}/copy")
+@router.post("/{dashboard_id}/copy", responses=shapes.ok(shapes.Dashboard))
 def copy_dashboard(
     dashboard_id: int, user: CurrentUser, db: DbSession, body: CopyBody | None = None
 ) -> dict[str, Any]:
@@ -739,7 +747,7 @@ def _replace_tabs(db: Session, dashboard: Dashboard, tabs: list[TabBody]) -> dic
 def add_card(dashboard_id: int, body: AddCardBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Add one card (or a virtual card) to a dashboard: the API of Metabase 0.46 and older."""
     dashboard = _dashboard(db, dashboard_id)
-    _check_readable(db, dashboard, user)
+    _check_writable(db, dashboard, user)
     if dashboard.archived:
         raise _archived()
     card_id = body.card_id if body.card_id is not None else body.cardId
@@ -775,7 +783,7 @@ def update_cards(
 ) -> dict[str, Any]:
     """(Deprecated in Metabase) replace a dashboard's cards and tabs: `{"cards": [...], "tabs": [...]}`."""
     dashboard = _dashboard(db, dashboard_id)
-    _check_readable(db, dashboard, user)
+    _check_writable(db, dashboard, user)
     if dashboard.archived:
         raise _archived()
     sent = body.model_fields_set
@@ -799,7 +807,7 @@ def remove_card(
 ) -> Response:
     """Remove one card from a dashboard: the API of Metabase 0.46 and older."""
     dashboard = _dashboard(db, dashboard_id)
-    _check_readable(db, dashboard, user)
+    _check_writable(db, dashboard, user)
     dashcard = db.get(DashboardCard, dashcardId)
     if dashcard is None or dashcard.dashboard_id != dashboard.id:
         raise NotFound()
@@ -886,7 +894,10 @@ def _chained_values(
     for field_id in field_ids:
         try:
             query = chain_filter_query(db, field_id, constraints, needle)
-            prepared = process.prepare(query_context(db, user, settings, query, "dashboard"), query)
+            ctx = query_context(db, user, settings, query, "dashboard")
+            # The dashboard's collection decides who sees its filters' values; blocked tables stay blocked.
+            ctx.info[permissions.FILTER_VALUES] = True
+            prepared = process.prepare(ctx, query)
             rows = [list(row) for row in process.run(prepared).rows()]
         except QueryError as error:
             raise BadRequest(error.message) from None
@@ -1018,7 +1029,11 @@ def _tag_target(target: Any) -> str | None:
     return None
 
 
-@router.post("/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query", status_code=202)
+@router.post(
+    "/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query",
+    status_code=202,
+    responses=shapes.ok(shapes.QueryResult, 202),
+)
 def run_dashcard(
     dashboard_id: int,
     dashcard_id: int,
@@ -1047,6 +1062,7 @@ def run_dashboard_card(
     it cannot run). Public links and embeds run dashboard cards this way too, without a user."""
     dashboard, dashcard, card = found
     ctx = query_context(db, user, settings, card.dataset_query, context)
+    ctx.info[permissions.CARD_ID] = card.id
     started, started_at = time.monotonic(), utcnow()
     try:
         query = _card_query(db, dashboard, dashcard, card, sent)
@@ -1060,11 +1076,7 @@ def run_dashboard_card(
 
 async def _export_parameters(request: Request) -> tuple[list[dict[str, Any]], bool]:
     """The `parameters` and `format_rows` of a download: a form (`parameters` as a JSON string) or JSON."""
-    if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
-        fields = body if isinstance(body, dict) else {}
-    else:
-        fields = dict(await request.form())
+    fields = await form_or_json(request)
     parameters = fields.get("parameters")
     if isinstance(parameters, str):
         try:
@@ -1081,7 +1093,11 @@ async def _export_parameters(request: Request) -> tuple[list[dict[str, Any]], bo
     return parameters or [], format_rows
 
 
-@router.post("/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query/{export_format}")
+@router.post(
+    "/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query/{export_format}",
+    responses=shapes.DOWNLOAD,
+    openapi_extra=shapes.CARD_DOWNLOAD_BODY,
+)
 async def download_dashcard(
     dashboard_id: int,
     dashcard_id: int,
@@ -1136,6 +1152,7 @@ def export_dashboard_card(
     links and embeds download dashboard cards this way too, without a user."""
     dashboard, dashcard, card = found
     ctx = query_context(db, user, settings, card.dataset_query, context or f"{export_format}-download")
+    ctx.info[permissions.CARD_ID] = card.id
     started, started_at = time.monotonic(), utcnow()
     try:
         query = _card_query(db, dashboard, dashcard, card, parameters)

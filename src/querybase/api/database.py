@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel
 from sqlalchemy import Select, func, select
 
 from querybase import sample_database, sync
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import NON_BLANK, MbType, NonBlankString, PositiveInt, non_blank, received
@@ -212,7 +213,7 @@ def _presented(database: Database, user: User) -> dict[str, Any]:
     return data
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(shapes.DatabasePage))
 def list_databases(
     user: CurrentUser,
     db: DbSession,
@@ -325,7 +326,7 @@ def list_saved_models_schema_tables(schema: str, user: CurrentUser, db: DbSessio
     return _virtual_schema_tables(db, user, "model", schema)
 
 
-@router.post("")
+@router.post("", responses={402: {"description": "A database cache TTL is a paid feature."}})
 def create_database(
     body: CreateDatabaseBody,
     request: Request,
@@ -388,7 +389,7 @@ def add_sample_database(
     return database_json(database, admin)
 
 
-@router.get("/{database_id}")
+@router.get("/{database_id}", responses=shapes.ok(shapes.Database))
 def get_database(
     database_id: int, user: CurrentUser, db: DbSession, include: str | None = None
 ) -> dict[str, Any]:

@@ -13,16 +13,19 @@ from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from querybase import jsonutil
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.field import field_values_json
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, form_or_json
 from querybase.api.table import query_metadata as table_query_metadata
 from querybase.drivers import get_driver
-from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound
+from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403
 from querybase.jsonutil import JSONResponse
 from querybase.models.base import utcnow
 from querybase.models.database import Database, Field, Table, database_json
 from querybase.models.user import User
+from querybase.permissions import checks
+from querybase.permissions.data import can_read_database
 from querybase.query_processor import process, saved, streaming
 from querybase.query_processor.context import Metadata, QueryContext
 from querybase.query_processor.errors import QueryError
@@ -128,12 +131,14 @@ def run_to_json(db: Session, ctx: QueryContext, query: Any, context: str) -> dic
     return completed_body(query, result, rows, started, started_at, context, ctx)
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, responses=shapes.ok(shapes.QueryResult, 202))
 def run_query(
     user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
 ) -> JSONResponse:
-    """Run an ad-hoc query. Answers 202 whether the query succeeds or fails, as Metabase does."""
+    """Run an ad-hoc query. Answers 202 whether the query succeeds or fails, as Metabase does, once the
+    database and the question the query is built on are known to be visible to the user."""
     ctx = query_context(db, user, settings, query, "ad-hoc")
+    checks.check_adhoc_query(db, user, query)
     return JSONResponse(run_to_json(db, ctx, query, "ad-hoc"), status_code=202)
 
 
@@ -141,9 +146,11 @@ def run_query(
 def compile_native(
     user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
-    """The SQL an MBQL query compiles to: `{"query": ..., "params": ...}`."""
+    """The SQL an MBQL query compiles to: `{"query": ..., "params": ...}`, for users with native access to its
+    database who may run it."""
     ctx = query_context(db, user, settings, query, "ad-hoc")
     try:
+        checks.check_native_compile(db, user, process.normalize_query(query), ctx.database.id)
         prepared = process.prepare(ctx, query)
     except QueryError as error:
         raise BadRequest({"message": error.message, "error_type": error.error_type}) from None
@@ -176,10 +183,13 @@ def get_query_metadata(
     tables = [
         table_query_metadata(db, table, user)
         for table_id in sorted(_table_ids(normalized.get("query")))
-        if (table := db.get(Table, table_id)) is not None and table.db_id == ctx.database.id
+        if (table := db.get(Table, table_id)) is not None
+        and table.db_id == ctx.database.id
+        and checks.can_read_table(db, user, table)
     ]
+    readable = can_read_database(db, user, ctx.database.id)
     return {
-        "databases": [database_json(ctx.database, user)],
+        "databases": [database_json(ctx.database, user)] if readable else [],
         "tables": tables,
         "fields": [],
         "cards": [],
@@ -191,11 +201,7 @@ def get_query_metadata(
 async def _export_request(request: Request) -> tuple[Any, bool, dict[str, Any] | None]:
     """The query, `format_rows` and `visualization_settings` of a download: a form (`query` as a JSON
     string, as Metabase's own frontend sends it) or a JSON body."""
-    if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
-        fields = body if isinstance(body, dict) else {}
-    else:
-        fields = dict(await request.form())
+    fields = await form_or_json(request)
 
     def as_json(value: Any) -> Any:
         if isinstance(value, str):
@@ -215,9 +221,12 @@ class ParameterValuesBody(BaseModel):
     field_ids: list[int] | None = None
 
 
-def _parameter_values(db: Session, body: ParameterValuesBody, needle: str | None) -> dict[str, Any]:
+def _parameter_values(
+    db: Session, body: ParameterValuesBody, needle: str | None, user: User | None = None
+) -> dict[str, Any]:
     """A filter widget's choices: a static list from the parameter, or the cached values of its fields,
-    merged; with `needle`, only those containing it (case-insensitively)."""
+    merged; with `needle`, only those containing it (case-insensitively). With a `user`, fields they may
+    not see are refused (403); public links and embeds pass none."""
     parameter = body.parameter
     if parameter.get("values_source_type") == "static-list":
         config = parameter.get("values_source_config") or {}
@@ -229,6 +238,8 @@ def _parameter_values(db: Session, body: ParameterValuesBody, needle: str | None
             field = db.get(Field, field_id)
             if field is None:
                 continue
+            if user is not None:
+                check_403(checks.can_read_field(db, user, field))
             cached = field_values_json(db, field)
             more = more or cached["has_more_values"]
             for pair in cached["values"]:
@@ -244,7 +255,7 @@ def _parameter_values(db: Session, body: ParameterValuesBody, needle: str | None
 @router.post("/parameter/values")
 def get_parameter_values(body: ParameterValuesBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The choices of a parameter's widget: `{"values": [[value], ...], "has_more_values": bool}`."""
-    return _parameter_values(db, body, None)
+    return _parameter_values(db, body, None, user)
 
 
 @router.post("/parameter/search/{query}")
@@ -252,10 +263,10 @@ def search_parameter_values(
     query: str, body: ParameterValuesBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
     """The choices of a parameter's widget that contain `query`."""
-    return _parameter_values(db, body, query)
+    return _parameter_values(db, body, query, user)
 
 
-@router.post("/{export_format}")
+@router.post("/{export_format}", responses=shapes.DOWNLOAD, openapi_extra=shapes.QUERY_DOWNLOAD_BODY)
 async def download_query(
     export_format: str, request: Request, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> Response:
@@ -278,6 +289,7 @@ def _start_download(
     visualization_settings: dict[str, Any] | None,
 ) -> Response:
     ctx = query_context(db, user, settings, query, f"{export_format}-download")
+    checks.check_adhoc_query(db, user, query)
     started, started_at = time.monotonic(), utcnow()
     try:
         prepared = process.prepare(ctx, query, download=True)

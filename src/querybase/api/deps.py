@@ -112,3 +112,14 @@ async def require_superuser(user: CurrentUser) -> User:
 
 
 SuperUser = Annotated[User, Depends(require_superuser)]
+
+
+async def require_superuser_unwrapped(user: OptionalUser) -> User:
+    """Admins, on the routes Metabase serves outside its authentication wrapper (`/api/setup`,
+    `/api/email`): anyone else, anonymous callers included, gets its 403 rather than a 401."""
+    if user is None or not user.is_superuser:
+        raise Forbidden()
+    return user
+
+
+UnwrappedSuperUser = Annotated[User, Depends(require_superuser_unwrapped)]

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Table as SATable
 from sqlalchemy import column, func, select, table
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import NonBlankString, PositiveInt
@@ -26,6 +27,7 @@ from querybase.models.database import (
     table_json,
 )
 from querybase.models.user import User
+from querybase.permissions import checks
 from querybase.sync.field_values import update_field_values
 
 router = APIRouter(route_class=MetabaseRoute, tags=["field"])
@@ -78,15 +80,9 @@ _NULLABLE_KEYS = (
 )
 
 
-def _field(db: DbSession, field_id: int) -> Field:
-    return check_404(db.get(Field, field_id))
-
-
 def _writable(db: DbSession, field_id: int, user: User) -> Field:
     """A field the caller may change: 404 when it does not exist, then 403 unless an admin."""
-    field = _field(db, field_id)
-    check_403(user.is_superuser)
-    return field
+    return checks.writable(user, db.get(Field, field_id))
 
 
 def _warehouse(db: DbSession, field: Field) -> tuple[Table, Database]:
@@ -121,10 +117,10 @@ def _source(tbl: Table, *fields: Field) -> SATable:
     return table(tbl.name, *[column(f.name) for f in fields], schema=tbl.schema)
 
 
-@router.get("/{field_id}")
+@router.get("/{field_id}", responses=shapes.ok(shapes.FieldShape))
 def get_field(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A field, with its table (and the table's database) and its FK target."""
-    field = _field(db, field_id)
+    field = checks.readable_field(db, user, field_id)
     tbl, database = _warehouse(db, field)
     return {
         **field_with_target(db, field),
@@ -132,7 +128,7 @@ def get_field(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]
     }
 
 
-@router.put("/{field_id}")
+@router.put("/{field_id}", responses=shapes.ok(shapes.FieldShape))
 def update_field(field_id: int, body: UpdateFieldBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Edit a field's metadata (admin). These edits survive every later sync. Changing an FK field's
     semantic type to something else forgets its target."""
@@ -161,7 +157,7 @@ def update_field(field_id: int, body: UpdateFieldBody, user: CurrentUser, db: Db
 def get_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The field's cached distinct values (`[[value], ...]`, or `[[value, label], ...]` when labelled),
     read from the database the first time they are asked for."""
-    return field_values_json(db, _field(db, field_id))
+    return field_values_json(db, checks.readable_field(db, user, field_id))
 
 
 def field_values_json(db: DbSession, field: Field) -> dict[str, Any]:
@@ -224,7 +220,7 @@ def rescan_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dict
 @router.get("/{field_id}/summary")
 def get_field_summary(field_id: int, user: CurrentUser, db: DbSession) -> list[list[Any]]:
     """`[["count", rows], ["distincts", distinct values]]` of the field's table."""
-    field = _field(db, field_id)
+    field = checks.readable_field(db, user, field_id)
     tbl, database = _warehouse(db, field)
     driver = check_404(get_driver(database.engine))
     source = _source(tbl, field)
@@ -250,8 +246,10 @@ def search_field_values(
     are the same field; in the order of the values."""
     if value is None and limit is None:
         raise BadRequest(LIMIT_REQUIRED)
-    field = _follow_fk(db, _field(db, field_id))
-    search = _follow_fk(db, _field(db, search_field_id))
+    field, search = check_404(db.get(Field, field_id)), check_404(db.get(Field, search_field_id))
+    check_403(checks.can_read_field(db, user, field))
+    check_403(checks.can_read_field(db, user, search))
+    field, search = _follow_fk(db, field), _follow_fk(db, search)
     if search.table_id != field.table_id:
         raise BadRequest("Invalid Request.")
     tbl, database = _warehouse(db, field)
@@ -287,7 +285,8 @@ def get_remapped_value(
 ) -> list[Any] | None:
     """`[value, remapped]`: the value of `remapped_id` in the row where `field_id` (or, for an FK, the
     field it points at) equals `value`; null when there is no such row."""
-    field, remapped = _field(db, field_id), _field(db, remapped_id)
+    field = checks.readable_field(db, user, field_id)
+    remapped = checks.readable_field(db, user, remapped_id)
     typed = _parse_value(field, value)
     key = _follow_fk(db, field)
     tbl, database = _warehouse(db, key)

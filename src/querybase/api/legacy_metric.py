@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.revision import push_revision, revert, revisions_json
 from querybase.api.routing import MetabaseRoute
@@ -23,6 +24,7 @@ from querybase.errors import BadRequest, check_404
 from querybase.models.database import Table
 from querybase.models.segment import LegacyMetric, segment_snapshot
 from querybase.models.user import User
+from querybase.permissions import checks
 
 router = APIRouter(route_class=MetabaseRoute, tags=["legacy-metric"])
 
@@ -61,20 +63,25 @@ def get_metric(db: Session, metric_id: int) -> LegacyMetric:
     return check_404(db.get(LegacyMetric, metric_id))
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Segment]))
 def list_metrics(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """Every metric that is not archived, by name, each with the database of its table."""
-    metrics = db.scalars(
-        select(LegacyMetric)
-        .where(LegacyMetric.archived.is_(False))
-        .order_by(func.lower(LegacyMetric.name), LegacyMetric.id)
-    ).all()
+    """Every metric that is not archived and that the user may see (with its table), by name, each with the
+    database of its table."""
+    metrics = [
+        m
+        for m in db.scalars(
+            select(LegacyMetric)
+            .where(LegacyMetric.archived.is_(False))
+            .order_by(func.lower(LegacyMetric.name), LegacyMetric.id)
+        )
+        if checks.can_read_table_item(db, user, m)
+    ]
     table_ids = {m.table_id for m in metrics}
     db_ids = dict(db.execute(select(Table.id, Table.db_id).where(Table.id.in_(table_ids))).tuples().all())
     return [{**hydrated(db, m), "database_id": db_ids.get(m.table_id)} for m in metrics]
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.Segment))
 def create_metric(body: CreateMetricBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Create a metric on an existing table (admins, who manage the data model)."""
     check_404(db.get(Table, body.table_id))
@@ -91,9 +98,13 @@ def create_metric(body: CreateMetricBody, admin: SuperUser, db: DbSession) -> di
     return hydrated(db, metric)
 
 
-@router.get("/{metric_id}")
+def readable_metric(db: Session, user: User, metric_id: int) -> LegacyMetric:
+    return checks.readable_table_item(db, user, db.get(LegacyMetric, metric_id))
+
+
+@router.get("/{metric_id}", responses=shapes.ok(shapes.Segment))
 def get_metric_endpoint(metric_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    return hydrated(db, get_metric(db, metric_id))
+    return hydrated(db, readable_metric(db, user, metric_id))
 
 
 def update_metric(db: Session, metric_id: int, body: UpdateMetricBody, user: User) -> LegacyMetric:
@@ -104,7 +115,7 @@ def update_metric(db: Session, metric_id: int, body: UpdateMetricBody, user: Use
     return metric
 
 
-@router.put("/{metric_id}")
+@router.put("/{metric_id}", responses=shapes.ok(shapes.Segment))
 def update_metric_endpoint(
     metric_id: int, body: UpdateMetricBody, admin: SuperUser, db: DbSession
 ) -> dict[str, Any]:
@@ -124,7 +135,7 @@ def set_important_fields(
     return {"success": True}
 
 
-@router.delete("/{metric_id}")
+@router.delete("/{metric_id}", status_code=204)
 def archive_metric(
     metric_id: int, revision_message: NonBlankString, admin: SuperUser, db: DbSession
 ) -> Response:
@@ -135,7 +146,7 @@ def archive_metric(
 
 @router.get("/{metric_id}/revisions")
 def metric_revisions(metric_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    get_metric(db, metric_id)
+    readable_metric(db, user, metric_id)
     return revisions_json(db, MODEL, metric_id)
 
 
@@ -147,4 +158,4 @@ def revert_metric(metric_id: int, body: RevertMetricBody, admin: SuperUser, db: 
 
 @router.get("/{metric_id}/related")
 def metric_related(metric_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    return related(db, get_metric(db, metric_id))
+    return related(db, readable_metric(db, user, metric_id))

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import Boolean, BooleanValue, MbType, PositiveInt, String, received
@@ -18,6 +19,7 @@ from querybase.models.card import creator_map
 from querybase.models.collection import Collection
 from querybase.models.snippet import NativeQuerySnippet, snippet_json
 from querybase.models.user import User
+from querybase.permissions import checks
 
 router = APIRouter(route_class=MetabaseRoute, tags=["native-query-snippet"])
 
@@ -73,9 +75,12 @@ def check_collection(db: Session, collection_id: int | None) -> None:
         check_404(db.get(Collection, collection_id))
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Snippet]))
 def list_snippets(user: CurrentUser, db: DbSession, archived: BooleanValue = False) -> list[dict[str, Any]]:
-    """The snippets that are (or, with `archived=true`, are not) in use, by name."""
+    """The snippets that are (or, with `archived=true`, are not) in use, by name; none for a user who may not
+    write native queries anywhere."""
+    if not checks.can_use_snippets(db, user):
+        return []
     snippets = db.scalars(
         select(NativeQuerySnippet)
         .where(NativeQuerySnippet.archived.is_(archived))
@@ -84,15 +89,18 @@ def list_snippets(user: CurrentUser, db: DbSession, archived: BooleanValue = Fal
     return [hydrated(db, s) for s in snippets]
 
 
-@router.get("/{snippet_id}")
+@router.get("/{snippet_id}", responses=shapes.ok(shapes.Snippet))
 def get_snippet(snippet_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    return hydrated(db, check_404(db.get(NativeQuerySnippet, snippet_id)))
+    snippet = check_404(db.get(NativeQuerySnippet, snippet_id))
+    checks.check_snippets(db, user)
+    return hydrated(db, snippet)
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.Snippet))
 def create_snippet(body: CreateSnippetBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    """Create a snippet; names are unique."""
+    """Create a snippet (users who may write native queries somewhere); names are unique."""
     check_name_free(db, body.name)
+    checks.check_snippets(db, user)
     check_collection(db, body.collection_id)
     snippet = NativeQuerySnippet(
         name=body.name,
@@ -107,13 +115,14 @@ def create_snippet(body: CreateSnippetBody, user: CurrentUser, db: DbSession) ->
     return snippet_json(snippet)
 
 
-@router.put("/{snippet_id}")
+@router.put("/{snippet_id}", responses=shapes.ok(shapes.Snippet))
 def update_snippet(
     snippet_id: int, body: UpdateSnippetBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
     """Change a snippet (`archived: true` retires it). `description` and `collection_id` may be cleared;
     the others are kept when sent as null."""
     snippet = check_404(db.get(NativeQuerySnippet, snippet_id))
+    checks.check_snippets(db, user)
     sent = body.model_fields_set
     if body.name is not None and body.name != snippet.name:
         check_name_free(db, body.name)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import BooleanValue, NonBlankString, PositiveInt
@@ -118,7 +119,7 @@ def get_group_graph(group_id: int, admin: SuperUser, db: DbSession) -> dict[str,
     return json_graph(api_graph(db, group_id=group_id))
 
 
-@router.put("/graph")
+@router.put("/graph", responses={409: {"description": "The graph changed since it was read."}})
 def put_graph(
     admin: SuperUser,
     db: DbSession,
@@ -132,7 +133,7 @@ def put_graph(
     return json_graph(result)
 
 
-@router.get("/group")
+@router.get("/group", responses=shapes.ok(list[shapes.Group]))
 def list_groups(
     admin: SuperUser,
     db: DbSession,
@@ -156,14 +157,16 @@ def list_groups(
     return [_group_json(g, counts.get(g.id, 0)) for g in db.scalars(statement)]
 
 
-@router.get("/group/{group_id}")
+@router.get("/group/{group_id}", responses=shapes.ok(shapes.Group))
 def get_group(group_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """A group and its active members."""
     group = check_404(db.get(PermissionsGroup, group_id))
     return {**_group_json(group), "members": [member_json(m) for m in _active_members(db, group_id)]}
 
 
-@router.post("/group")
+@router.post(
+    "/group", responses={**shapes.ok(shapes.Group), 402: {"description": "Tenant groups are a paid feature."}}
+)
 def create_group(body: NewGroupBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Create a group. Tenant groups are an Enterprise feature (402)."""
     if body.is_tenant_group:
@@ -176,7 +179,7 @@ def create_group(body: NewGroupBody, admin: SuperUser, db: DbSession) -> dict[st
     return _group_json(group)
 
 
-@router.put("/group/{group_id}")
+@router.put("/group/{group_id}", responses=shapes.ok(shapes.Group))
 def update_group(group_id: int, body: GroupBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Rename a group. All Users and Administrators cannot be renamed; sending the current name is a
     no-op, as in Metabase, which checks only real changes."""
@@ -218,7 +221,7 @@ def list_memberships(admin: SuperUser, db: DbSession) -> dict[str, list[dict[str
     return result
 
 
-@router.post("/membership")
+@router.post("/membership", responses={402: {"description": "Group managers are a paid feature."}})
 def create_membership(body: MembershipBody, admin: SuperUser, db: DbSession) -> list[dict[str, Any]]:
     """Add a user to a group; answers with the group's members. Joining Administrators makes an admin."""
     if body.is_group_manager:
@@ -231,7 +234,9 @@ def create_membership(body: MembershipBody, admin: SuperUser, db: DbSession) -> 
     return [member_json(m) for m in _active_members(db, group.id)]
 
 
-@router.put("/membership/{membership_id}")
+@router.put(
+    "/membership/{membership_id}", responses={402: {"description": "Group managers are a paid feature."}}
+)
 def update_membership(membership_id: int, body: MembershipUpdateBody, user: CurrentUser) -> dict[str, Any]:
     """Group managers are an Enterprise feature: Metabase's open-source edition answers 402, to anyone
     logged in, before it looks at who is asking or whether the membership exists."""

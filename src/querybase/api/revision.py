@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import PositiveInt
@@ -22,7 +23,7 @@ from querybase.errors import check_403, check_404
 from querybase.models.base import Base
 from querybase.models.card import NOT_IN_REVISIONS as CARD_NOT_IN_REVISIONS
 from querybase.models.card import Card
-from querybase.models.collection import Collection, can_read, can_write
+from querybase.models.collection import Collection
 from querybase.models.dashboard import NOT_IN_REVISIONS as DASHBOARD_NOT_IN_REVISIONS
 from querybase.models.dashboard import Dashboard, DashboardCard, DashboardCardSeries, DashboardTab
 from querybase.models.revision import Revision, record_revision
@@ -31,6 +32,8 @@ from querybase.models.revision import Revision, record_revision
 from querybase.models.revision import push_revision as push_revision
 from querybase.models.segment import LegacyMetric, Segment
 from querybase.models.user import User
+from querybase.permissions import checks
+from querybase.permissions import collection as collection_permissions
 
 router = APIRouter(route_class=MetabaseRoute, tags=["revision"])
 
@@ -353,14 +356,10 @@ def revisions_json(db: Session, model: str, model_id: int) -> list[dict[str, Any
 
 
 def _collection_allows(db: Session, user: User, instance: Any, *, write: bool) -> bool:
-    """Cards and dashboards follow their collection (other people's personal ones are private)."""
+    """Cards and dashboards follow their collection (the root's when they have none)."""
     collection_id = getattr(instance, "collection_id", None)
-    if collection_id is None:
-        return True
-    collection = db.get(Collection, collection_id)
-    if collection is None:
-        return True
-    return (can_write if write else can_read)(db, user, collection)
+    allowed = collection_permissions.can_write_content if write else collection_permissions.can_read_content
+    return allowed(db, user, collection_id)
 
 
 def find_instance(db: Session, user: User, entity: str, object_id: int, *, write: bool) -> Any:
@@ -369,7 +368,7 @@ def find_instance(db: Session, user: User, entity: str, object_id: int, *, write
     model = MODELS.get(entity)
     instance = check_404(db.get(model, object_id) if model is not None else None)
     if isinstance(instance, (Segment, LegacyMetric)):
-        check_403(user.is_superuser or not write)
+        check_403(user.is_superuser if write else checks.can_read_table_item(db, user, instance))
     else:
         check_403(_collection_allows(db, user, instance, write=write))
     return instance
@@ -533,7 +532,7 @@ def revert(db: Session, user: User, entity: str, object_id: int, revision_id: in
     return revision_json(db, reversion, previous)
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Revision]))
 def list_revisions(entity: Entity, id: PositiveInt, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """The revisions of a card, dashboard, segment or legacy metric, newest first."""
     instance = find_instance(db, user, entity, id, write=False)
@@ -546,7 +545,7 @@ def revert_endpoint(body: RevertBody, user: CurrentUser, db: DbSession) -> dict[
     return revert(db, user, body.entity, body.id, body.revision_id)
 
 
-@router.get("/{entity}/{object_id}")
+@router.get("/{entity}/{object_id}", responses=shapes.ok(list[shapes.Revision]))
 def revisions_of(entity: Entity, object_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     instance = find_instance(db, user, entity, object_id, write=False)
     return revisions_json(db, MODEL_NAMES[type(instance)], object_id)

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased, load_only
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import BooleanValue, NonBlankString, PositiveInt, query_vector_of
@@ -41,7 +42,6 @@ from querybase.models.collection import (
     effective_location,
     in_visible_collection,
     location_ids,
-    others_personal_clause,
     personal_tree_clause,
     trash_collection,
 )
@@ -59,6 +59,8 @@ from querybase.models.search_index import (
 )
 from querybase.models.segment import Segment
 from querybase.models.user import User
+from querybase.permissions import checks
+from querybase.permissions import collection as collection_permissions
 from querybase.query_processor.parameters import InvalidParameter
 from querybase.query_processor.parameters.dates import datetime_range
 
@@ -177,6 +179,9 @@ class Filters:
     display_type: list[str] | None
     ids: list[int] | None
     dashboard_questions: bool
+    # The tables and databases the user may see (None: all, for admins).
+    tables: set[int] | None = None
+    databases: set[int] | None = None
 
 
 def _date_range(value: str | None) -> Range | None:
@@ -365,7 +370,7 @@ def _collection_query(filters: Filters) -> Select[Any] | None:
         Collection.archived.is_(filters.archived),
         or_(Collection.type.is_(None), Collection.type != TRASH_TYPE),
         or_(Collection.namespace.is_(None), Collection.namespace != "snippets"),
-        ~others_personal_clause(filters.user),
+        collection_permissions.readable_clause(filters.user),
         _personal_filter(filters, None, self_collection=Collection),
         _in_range(Collection.created_at, filters.created_at),
     )
@@ -400,6 +405,8 @@ def _table_query(filters: Filters) -> Select[Any] | None:
         statement = statement.where(Table.db_id == filters.table_db_id)
     if filters.ids is not None:
         statement = statement.where(Table.id.in_(filters.ids))
+    if filters.tables is not None:
+        statement = statement.where(Table.id.in_(filters.tables))
     return statement
 
 
@@ -415,6 +422,8 @@ def _database_query(filters: Filters) -> Select[Any] | None:
         statement = statement.where(Database.id == filters.table_db_id)
     if filters.ids is not None:
         statement = statement.where(Database.id.in_(filters.ids))
+    if filters.databases is not None:
+        statement = statement.where(Database.id.in_(filters.databases))
     return statement
 
 
@@ -431,6 +440,8 @@ def _segment_query(filters: Filters) -> Select[Any] | None:
         statement = statement.where(Table.db_id == filters.table_db_id)
     if filters.ids is not None:
         statement = statement.where(Segment.id.in_(filters.ids))
+    if filters.tables is not None:
+        statement = statement.where(Table.id.in_(filters.tables))
     return statement
 
 
@@ -714,7 +725,7 @@ def _card_items(db: Session, model: str, rows: list[Any], lookups: Lookups) -> l
             database_name=databases.get(card.database_id),
             display=card.display,
             table_id=card.table_id,
-            can_write=True,
+            can_write=collection_permissions.can_write_content(db, lookups.user, card.collection_id),
             created_at=card.created_at,
             creator_id=card.creator_id,
             creator_common_name=lookups.name_of(card.creator_id),
@@ -739,7 +750,7 @@ def _dashboard_items(db: Session, rows: list[Any], lookups: Lookups) -> list[dic
             archived=dashboard.archived,
             collection=lookups.content_collection(dashboard, "dashboard"),
             collection_position=dashboard.collection_position,
-            can_write=True,
+            can_write=collection_permissions.can_write_content(db, lookups.user, dashboard.collection_id),
             created_at=dashboard.created_at,
             creator_id=dashboard.creator_id,
             creator_common_name=lookups.name_of(dashboard.creator_id),
@@ -763,7 +774,7 @@ def _collection_items(db: Session, rows: list[Any], lookups: Lookups) -> list[di
                 archived=collection.archived,
                 collection=parent,
                 effective_location=location,
-                can_write=True,
+                can_write=collection_permissions.can_write_collection(db, lookups.user, collection),
                 created_at=collection.created_at,
                 updated_at=collection.created_at,
             )
@@ -874,7 +885,7 @@ def _items(db: Session, model: str, rows: list[Any], lookups: Lookups) -> list[d
     return serializers[model](db, rows, lookups)
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(shapes.SearchPage))
 def search(
     user: CurrentUser,
     db: DbSession,
@@ -917,6 +928,8 @@ def search(
         display_type=list(dict.fromkeys(display_type)) if display_type else None,
         ids=list(dict.fromkeys(ids)) if ids else None,
         dashboard_questions=bool(include_dashboard_questions),
+        tables=checks.readable_table_ids(db, user),
+        databases=checks.readable_database_ids(db, user),
     )
     if filters.ids is not None and len(set(models or SEARCH_MODELS)) != 1:
         raise BadRequest("Filtering by ids work only when you ask for a single model")

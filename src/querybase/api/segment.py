@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.revision import push_revision
 from querybase.api.routing import MetabaseRoute
@@ -18,6 +19,7 @@ from querybase.models.card import creator_map
 from querybase.models.database import Table, table_json
 from querybase.models.segment import LegacyMetric, Segment, segment_json, segment_snapshot
 from querybase.models.user import User
+from querybase.permissions import checks
 
 router = APIRouter(route_class=MetabaseRoute, tags=["segment"])
 
@@ -77,16 +79,16 @@ def related(db: Session, item: Segment | LegacyMetric) -> dict[str, Any]:
     return {"table": table_json(table), "segments": others(Segment), "metrics": others(LegacyMetric)}
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Segment]))
 def list_segments(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
-    """Every segment that is not archived, by name."""
+    """Every segment that is not archived and that the user may see (with its table), by name."""
     segments = db.scalars(
         select(Segment).where(Segment.archived.is_(False)).order_by(func.lower(Segment.name), Segment.id)
     )
-    return [hydrated(db, s) for s in segments]
+    return [hydrated(db, s) for s in segments if checks.can_read_table_item(db, user, s)]
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.Segment))
 def create_segment(body: CreateSegmentBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Create a segment on an existing table (admins, who manage the data model)."""
     check_404(db.get(Table, body.table_id))
@@ -103,9 +105,9 @@ def create_segment(body: CreateSegmentBody, admin: SuperUser, db: DbSession) -> 
     return hydrated(db, segment)
 
 
-@router.get("/{segment_id}")
+@router.get("/{segment_id}", responses=shapes.ok(shapes.Segment))
 def get_segment(segment_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    return hydrated(db, check_404(db.get(Segment, segment_id)))
+    return hydrated(db, checks.readable_table_item(db, user, db.get(Segment, segment_id)))
 
 
 def update_segment(db: Session, segment_id: int, body: UpdateSegmentBody, user: User) -> Segment:
@@ -118,7 +120,7 @@ def update_segment(db: Session, segment_id: int, body: UpdateSegmentBody, user: 
     return segment
 
 
-@router.put("/{segment_id}")
+@router.put("/{segment_id}", responses=shapes.ok(shapes.Segment))
 def update_segment_endpoint(
     segment_id: int, body: UpdateSegmentBody, admin: SuperUser, db: DbSession
 ) -> dict[str, Any]:
@@ -126,7 +128,7 @@ def update_segment_endpoint(
     return hydrated(db, update_segment(db, segment_id, body, admin))
 
 
-@router.delete("/{segment_id}")
+@router.delete("/{segment_id}", status_code=204)
 def archive_segment(
     segment_id: int, revision_message: NonBlankString, admin: SuperUser, db: DbSession
 ) -> Response:
@@ -137,4 +139,4 @@ def archive_segment(
 
 @router.get("/{segment_id}/related")
 def segment_related(segment_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
-    return related(db, check_404(db.get(Segment, segment_id)))
+    return related(db, checks.readable_table_item(db, user, db.get(Segment, segment_id)))

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel
 from sqlalchemy import exists, func, or_, select
 
 from querybase import sync
+from querybase.api import shapes
 from querybase.api.database import (
     CreateDatabaseBody,
     ValidateDetails,
@@ -16,7 +17,7 @@ from querybase.api.database import (
     engine_driver,
     test_connection,
 )
-from querybase.api.deps import DbSession, SettingsDep, SuperUser
+from querybase.api.deps import DbSession, SettingsDep, UnwrappedSuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import (
     NON_BLANK,
@@ -85,7 +86,7 @@ class ValidateBody(BaseModel):
     details: ValidateDetails
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.SessionId))
 def create_first_user(
     body: SetupBody,
     request: Request,
@@ -155,7 +156,7 @@ def _task(title: str, description: str, link: str, *, completed: bool, triggered
 
 @router.get("/admin_checklist")
 def get_admin_checklist(
-    request: Request, _admin: SuperUser, db: DbSession, settings: SettingsDep
+    request: Request, _admin: UnwrappedSuperUser, db: DbSession, settings: SettingsDep
 ) -> list[dict[str, Any]]:
     """The setup checklist of Metabase's admin panel (0.46-0.54 shape), computed from this instance."""
     users = db.scalar(select(func.count()).select_from(User).where(User.type == "personal")) or 0

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from querybase import sync
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import MbType, NonBlankString, PositiveInt, pr_str, received
@@ -220,7 +221,7 @@ def pk_field_id(db: DbSession, table: Table) -> int | None:
     )
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Table]))
 def list_tables(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """Every active table the user may see, with its database, by name."""
     databases = {d.id: d for d in db.scalars(select(Database))}
@@ -231,7 +232,9 @@ def list_tables(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/card__{card_id}/query_metadata")
+@router.get(
+    "/card__{card_id}/query_metadata", responses={204: {"description": "No such card, or not readable."}}
+)
 def get_card_query_metadata(card_id: PositiveInt, user: CurrentUser, db: DbSession) -> Any:
     """A saved question as a virtual table; an unknown or unreadable card answers nothing (204)."""
     card = db.get(Card, card_id)
@@ -246,7 +249,7 @@ def list_card_foreign_keys(card_id: PositiveInt, user: CurrentUser) -> list[Any]
     return []
 
 
-@router.get("/{table_id}")
+@router.get("/{table_id}", responses=shapes.ok(shapes.Table))
 def get_table_endpoint(table_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A table, with its database and the id of its primary key."""
     table = checks.readable_table(db, user, table_id)
@@ -258,7 +261,7 @@ def get_table_endpoint(table_id: int, user: CurrentUser, db: DbSession) -> dict[
     }
 
 
-@router.put("/{table_id}")
+@router.put("/{table_id}", responses=shapes.ok(shapes.Table))
 def update_table(table_id: int, body: UpdateTableBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Edit a table's display name, description, visibility or field order (admin). A new field order
     renumbers the fields, and the answer then lists them."""

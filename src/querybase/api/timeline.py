@@ -14,15 +14,18 @@ from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import MbType, NonBlankString, PositiveInt, received
 from querybase.api.table import enum_type
-from querybase.errors import BadRequest, check_403, check_404
+from querybase.errors import BadRequest, check_404
 from querybase.models.card import creator_map
-from querybase.models.collection import Collection, can_read, can_write, collection_json, root_ancestor
+from querybase.models.collection import Collection, collection_json, root_ancestor
 from querybase.models.timeline import Timeline, TimelineEvent, event_row_json, timeline_row_json
 from querybase.models.user import User
+from querybase.permissions import checks
+from querybase.permissions.collection import can_read_content, can_write_content
 
 router = APIRouter(route_class=MetabaseRoute, tags=["timeline"])
 
@@ -79,10 +82,10 @@ def collection_of(db: Session, collection_id: int | None) -> Collection | None:
 
 
 def check_collection(db: Session, user: User, collection_id: int | None, *, write: bool) -> None:
-    """Timelines follow their collection's permissions (the root is open to everyone)."""
-    collection = collection_of(db, collection_id)
-    if collection is not None:
-        check_403((can_write if write else can_read)(db, user, collection))
+    """Timelines follow their collection's permissions (the root's when they have none): 404 for a
+    collection that does not exist, 403 without access."""
+    collection_of(db, collection_id)
+    (checks.check_write_content if write else checks.check_read_content)(db, user, collection_id)
 
 
 def get_timeline(db: Session, user: User, timeline_id: int, *, write: bool) -> Timeline:
@@ -128,7 +131,9 @@ def timeline_json(db: Session, user: User, timeline: Timeline) -> dict[str, Any]
     return {
         **timeline_row_json(timeline),
         "creator": creator_json(db, timeline.creator_id),
-        "collection": collection_json(db, user, collection) if collection is not None else root_ancestor(),
+        "collection": collection_json(db, user, collection)
+        if collection is not None
+        else {**root_ancestor(), "can_write": can_write_content(db, user, None)},
     }
 
 
@@ -144,7 +149,7 @@ def timelines_json(
     return data
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Timeline]))
 def list_timelines(
     user: CurrentUser, db: DbSession, include: Include | None = None, archived: bool = False
 ) -> list[dict[str, Any]]:
@@ -154,15 +159,11 @@ def list_timelines(
         .where(Timeline.archived.is_(archived))
         .order_by(func.lower(Timeline.name), Timeline.id)
     ).all()
-    readable = [
-        t
-        for t in timelines
-        if t.collection_id is None or can_read(db, user, db.get(Collection, t.collection_id))
-    ]
+    readable = [t for t in timelines if can_read_content(db, user, t.collection_id)]
     return timelines_json(db, user, readable, events=include == "events", archived=archived)
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.Timeline))
 def create_timeline(body: CreateTimelineBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Create a timeline in a collection the user may write (the root when none is given)."""
     check_collection(db, user, body.collection_id, write=True)
@@ -216,7 +217,7 @@ def collection_timelines(
     return timelines_json(db, user, list(timelines), events=include == "events", archived=archived)
 
 
-@router.get("/{timeline_id}")
+@router.get("/{timeline_id}", responses=shapes.ok(shapes.Timeline))
 def get_timeline_endpoint(
     timeline_id: int,
     user: CurrentUser,
@@ -236,7 +237,7 @@ def get_timeline_endpoint(
     return data
 
 
-@router.put("/{timeline_id}")
+@router.put("/{timeline_id}", responses=shapes.ok(shapes.Timeline))
 def update_timeline(
     timeline_id: int, body: UpdateTimelineBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
@@ -260,7 +261,7 @@ def update_timeline(
     return timeline_json(db, user, timeline)
 
 
-@router.delete("/{timeline_id}")
+@router.delete("/{timeline_id}", status_code=204)
 def delete_timeline(timeline_id: int, user: CurrentUser, db: DbSession) -> Response:
     """Delete a timeline and its events."""
     timeline = get_timeline(db, user, timeline_id, write=True)

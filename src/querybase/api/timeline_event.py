@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import NonBlankString, PositiveInt
@@ -69,7 +70,7 @@ def get_event(db: Session, user: User, event_id: int, *, write: bool) -> Timelin
     return event
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.TimelineEvent))
 def create_event(body: CreateEventBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Add an event to a timeline the user may write; without an icon it takes the timeline's."""
     timeline = timeline_for(db, user, body.timeline_id, write=True)
@@ -89,12 +90,12 @@ def create_event(body: CreateEventBody, user: CurrentUser, db: DbSession) -> dic
     return event_row_json(event)
 
 
-@router.get("/{event_id}")
+@router.get("/{event_id}", responses=shapes.ok(shapes.TimelineEvent))
 def get_event_endpoint(event_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     return event_row_json(get_event(db, user, event_id, write=False))
 
 
-@router.put("/{event_id}")
+@router.put("/{event_id}", responses=shapes.ok(shapes.TimelineEvent))
 def update_event(event_id: int, body: UpdateEventBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Change an event; moving it to another timeline needs write access there too."""
     event = get_event(db, user, event_id, write=True)
@@ -113,7 +114,7 @@ def update_event(event_id: int, body: UpdateEventBody, user: CurrentUser, db: Db
     return event_row_json(event)
 
 
-@router.delete("/{event_id}")
+@router.delete("/{event_id}", status_code=204)
 def delete_event(event_id: int, user: CurrentUser, db: DbSession) -> Response:
     db.delete(get_event(db, user, event_id, write=True))
     return Response(status_code=204)

@@ -25,7 +25,7 @@ from querybase import __version__
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
 from querybase.models.collection import COLUMNS as COLLECTION_COLUMNS
 from querybase.models.collection import Collection, personal_tree_owner
-from querybase.models.dashboard import Dashboard, DashboardCard
+from querybase.models.dashboard import Dashboard, DashboardCard, shown_public_uuid
 from querybase.models.revision import last_edits
 from querybase.models.search_index import CARD_MODELS, card_texts, changed, index_item, unindex_item
 from querybase.models.user import DEFAULT_COLUMNS, User, user_json
@@ -170,6 +170,10 @@ def dashboard_count(db: Session, card: Card) -> int:
 
 def card_json(db: Session, card: Card, user: User) -> dict[str, Any]:
     """The fully hydrated card of `GET /api/card/:id` (also answered by POST and PUT)."""
+    # What the user may do with it is decided in `permissions/` (imported here: it builds on this module).
+    from querybase.permissions import checks
+    from querybase.permissions import collection as rules
+
     collection = db.get(Collection, card.collection_id) if card.collection_id is not None else None
     creator = db.get(User, card.creator_id)
     dashboard = db.get(Dashboard, card.dashboard_id) if card.dashboard_id is not None else None
@@ -202,7 +206,7 @@ def card_json(db: Session, card: Card, user: User) -> dict[str, Any]:
         "creator_id": card.creator_id,
         "creator": creator_map(creator) if creator is not None else None,
         "made_public_by_id": card.made_public_by_id,
-        "public_uuid": card.public_uuid,
+        "public_uuid": shown_public_uuid(db, card.public_uuid),
         "enable_embedding": card.enable_embedding,
         "embedding_type": card.embedding_type,
         "embedding_params": card.embedding_params,
@@ -221,11 +225,11 @@ def card_json(db: Session, card: Card, user: User) -> dict[str, Any]:
         "dashboard_count": dashboard_count(db, card),
         "parameter_usage_count": 0,
         "moderation_reviews": [],
-        "can_write": True,
+        "can_write": rules.can_write_content(db, user, card.collection_id),
         "can_restore": card.archived and card.archived_directly,
         "can_delete": card.archived,
         "can_manage_db": user.is_superuser,
-        "can_run_adhoc_query": True,
+        "can_run_adhoc_query": checks.can_run_card_query(db, user, card),
         "is_remote_synced": False,
         "based_on_upload": None,
         "last-edit-info": last_edit_info(db, card),

@@ -284,7 +284,10 @@ def effective_location(db: Session, user: Any, collection: Collection) -> str:
 def effective_ancestors(db: Session, user: Any, collection: Collection) -> list[dict[str, Any]]:
     ids = location_ids(effective_location(db, user, collection))
     by_id = {c.id: c for c in db.scalars(select(Collection).where(Collection.id.in_(ids)))} if ids else {}
-    ancestors = [root_ancestor(collection.namespace)]
+    from querybase.permissions import collection as rules
+
+    root_writable = rules.can_write_collection(db, user, None, collection.namespace)
+    ancestors = [{**root_ancestor(collection.namespace), "can_write": root_writable}]
     for ancestor_id in ids:
         ancestor = by_id[ancestor_id]
         ancestors.append(

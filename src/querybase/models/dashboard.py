@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from querybase.models.base import Base, JSONText, Timestamps, new_entity_id
 from querybase.models.collection import Collection, effective_location, root_collection_json, trash_collection
@@ -158,10 +158,22 @@ DASHBOARD_COLUMNS = (
 )
 
 
+def shown_public_uuid(db: Session | None, public_uuid: str | None) -> str | None:
+    """A public link's UUID as cards and dashboards show it: null while public sharing is off, as Metabase
+    hides it from every card and dashboard it loads, so that nobody tries a link that cannot work."""
+    if public_uuid is None or db is None:
+        return public_uuid
+    # Imported here: the settings registry imports the models package.
+    from querybase.settings.registry import Settings
+
+    return public_uuid if Settings(db).get("enable-public-sharing") else None
+
+
 def dashboard_row(dashboard: Dashboard) -> dict[str, Any]:
     """The dashboard's own columns, as Metabase answers a copy or lists dashboards."""
     data = {column: getattr(dashboard, column) for column in DASHBOARD_COLUMNS}
     data["parameters"] = dashboard.parameters or []
+    data["public_uuid"] = shown_public_uuid(object_session(dashboard), dashboard.public_uuid)
     return data
 
 
@@ -308,6 +320,7 @@ def dashboard_json(
     `collection` has the user's `effective_location`; a dashboard outside any collection gets the root's map,
     except from PUT (`with_root` false), which Metabase answers with a null `collection` then."""
     from querybase.models.card import collection_map, creator_map
+    from querybase.permissions.collection import can_write_content
 
     collection = db.get(Collection, dashboard.collection_id) if dashboard.collection_id is not None else None
     if collection is not None:
@@ -332,7 +345,7 @@ def dashboard_json(
             "param_fields": param_fields(db, dashboard, dashcards),
             "last_used_param_values": {},
             "moderation_reviews": [],
-            "can_write": True,
+            "can_write": can_write_content(db, user, dashboard.collection_id),
             "can_restore": dashboard.archived and dashboard.archived_directly,
             "can_delete": dashboard.archived,
             "is_remote_synced": False,

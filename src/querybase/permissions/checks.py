@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from querybase.errors import Forbidden, check_403, check_404
@@ -26,8 +27,8 @@ from querybase.models.database import Database, Field, Table
 from querybase.models.segment import LegacyMetric, Segment
 from querybase.permissions import collection, data
 from querybase.permissions.query import CANNOT_RUN, check_query_permissions
-from querybase.query_processor.errors import MissingPermissions
-from querybase.query_processor.saved import SAVED_QUESTIONS_DB_ID, source_card_id
+from querybase.query_processor.errors import InvalidQuery, MissingPermissions
+from querybase.query_processor.saved import SAVED_QUESTIONS_DB_ID, card_query, source_card_id
 
 T = TypeVar("T", Table, Field)
 S = TypeVar("S", Segment, LegacyMetric)
@@ -66,10 +67,6 @@ def can_read_field(db: Session, user: Any, field: Field) -> bool:
     """A field is visible with its table."""
     table = db.get(Table, field.table_id)
     return table is not None and can_read_table(db, user, table)
-
-
-def readable_fields(db: Session, user: Any, fields: Iterable[Field]) -> list[Field]:
-    return [f for f in fields if can_read_field(db, user, f)]
 
 
 def readable_field(db: Session, user: Any, field_id: int) -> Field:
@@ -142,6 +139,15 @@ def can_run(db: Session, user: Any, query: dict[str, Any], database_id: int) -> 
     return True
 
 
+def can_run_card_query(db: Session, user: Any, card: Card) -> bool:
+    """A card's `can_run_adhoc_query`: whether its query may be run ad hoc (changed and run again)."""
+    try:
+        query = card_query(card)
+    except InvalidQuery:
+        return False
+    return card.database_id is not None and can_run(db, user, query, card.database_id)
+
+
 def check_can_save(db: Session, user: Any, query: dict[str, Any], database_id: int) -> None:
     """Saving a question needs the right to run its query (Metabase's `check-run-permissions-for-query`)."""
     check_403(can_run(db, user, query, database_id))
@@ -149,7 +155,8 @@ def check_can_save(db: Session, user: Any, query: dict[str, Any], database_id: i
 
 def check_adhoc_query(db: Session, user: Any, query: Any) -> None:
     """What `POST /api/dataset` checks before running a query (Metabase's plain 404 and 403): its database
-    may be seen (unless it is the Saved Questions database), and so may the question it is built on."""
+    may be seen (unless it is the Saved Questions database), and so may the question it is built on (one
+    that does not exist is left for the query processor to report)."""
     if not isinstance(query, dict):
         return
     database_id = query.get("database")
@@ -160,8 +167,8 @@ def check_adhoc_query(db: Session, user: Any, query: Any) -> None:
     ):
         readable_database(db, user, database_id)
     card_id = source_card_id(query)
-    if card_id is not None:
-        card = check_404(db.get(Card, card_id))
+    card = db.get(Card, card_id) if card_id is not None else None
+    if card is not None:
         check_read_content(db, user, card.collection_id)
 
 
@@ -176,3 +183,22 @@ def check_native_compile(db: Session, user: Any, query: dict[str, Any], database
         check_query_permissions(db, user, query, database_id=database_id)
     except MissingPermissions as error:
         raise Forbidden(error.message) from None
+
+
+# --- Listings -------------------------------------------------------------------------------------------
+
+
+def readable_table_ids(db: Session, user: Any) -> set[int] | None:
+    """The ids of the active tables `user` may see (None for admins, who see them all): for listings that
+    filter in SQL, such as search."""
+    if user.is_superuser:
+        return None
+    rows = db.execute(select(Table.id, Table.db_id).where(Table.active.is_(True)))
+    return {table_id for table_id, db_id in rows if data.can_query_table(db, user, db_id, table_id)}
+
+
+def readable_database_ids(db: Session, user: Any) -> set[int] | None:
+    """The ids of the databases `user` may see (None for admins)."""
+    if user.is_superuser:
+        return None
+    return {d for d in db.scalars(select(Database.id)) if data.can_read_database(db, user, d)}

@@ -14,6 +14,7 @@ from querybase.drivers import types as t
 from querybase.drivers.base import TableInfo
 from querybase.models.base import utcnow
 from querybase.models.database import Database, Field, Table
+from querybase.permissions.data import set_new_table_permissions
 from querybase.sync.classify import entity_type, humanize, semantic_type_from_name
 from querybase.sync.context import SyncContext
 
@@ -50,17 +51,19 @@ def sync_tables(ctx: SyncContext) -> str:
         info = found[key]
         table = known.get(key)
         if table is None:
-            ctx.db.add(
-                Table(
-                    db_id=ctx.database_id,
-                    schema=info.schema,
-                    name=info.name,
-                    display_name=humanize(info.name),
-                    description=info.description,
-                    entity_type=entity_type(info.name),
-                    active=True,
-                )
+            table = Table(
+                db_id=ctx.database_id,
+                schema=info.schema,
+                name=info.name,
+                display_name=humanize(info.name),
+                description=info.description,
+                entity_type=entity_type(info.name),
+                active=True,
             )
+            ctx.db.add(table)
+            ctx.db.flush()
+            # Groups that set permissions table by table need a value for the new table too.
+            set_new_table_permissions(ctx.db, table)
             added += 1
         elif not table.active:
             table.active = True
