@@ -5,7 +5,8 @@ The world: a warehouse database and a collection that All Users may not use, and
 access to the database and curate access to the collection. "Member" and "manager" belong to that group
 (the manager manages it, which gives nothing more in Metabase's open-source edition); "no access" is only in
 All Users. What is looked at lives in the collection and the database; what an endpoint changes or deletes is
-made afresh for each caller, so every caller meets the same state.
+made afresh for each caller, so every caller meets the same state. The world's alert (on its card) and
+dashboard subscription are the admin's and are sent to the member and the manager.
 
 `test_every_endpoint_has_an_entry` fails when an endpoint is added without its row here.
 """
@@ -28,6 +29,7 @@ from querybase.api import ROUTES
 from tests.api.test_database import SYNC_TIMEOUT, forget, wait_for_sync
 from tests.api.test_permissions_graph import ALL_USERS
 from tests.support.http import Api
+from tests.support.smtp import SmtpServer, smtp_server
 from tests.support.users import PASSWORD
 from tests.support.warehouses import fresh_warehouse
 
@@ -58,6 +60,15 @@ def admins(status: int) -> Expect:
     return (401, 403, 403, 403, status)
 
 
+def recipients(status: int) -> Expect:
+    """The recipients of the world's alert (the member and the manager) only: not even an admin who does not
+    receive it."""
+    return (401, 403, status, status, 403)
+
+
+RECEIVERS = ("member", "manager")
+
+
 def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:10]}"
 
@@ -73,6 +84,7 @@ class World:
     user_ids: dict[str, int] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
     secret: str = ""
+    smtp: SmtpServer | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.ids[key]
@@ -141,6 +153,14 @@ class World:
         definition = {"source-table": self["venues"], "aggregation": [["count"]]}
         return {"name": unique("Venues"), "table_id": self["venues"], "definition": definition}
 
+    def alert(self) -> dict[str, Any]:
+        """An alert on the world's card, mailed to the member and the manager."""
+        return self.admin.post("/api/notification", alert_body(self, *RECEIVERS))
+
+    def subscription(self) -> dict[str, Any]:
+        """A subscription to the world's dashboard, mailed to the member and the manager."""
+        return self.admin.post("/api/pulse", subscription_body(self, *RECEIVERS))
+
     def api_key(self) -> int:
         return self.admin.post("/api/api-key", {"name": unique("Matrix key"), "group_id": self["group"]})[
             "id"
@@ -197,6 +217,9 @@ def world(server: Any) -> Iterator[World]:
     saved = {key: admin.raw("GET", f"/api/setting/{key}") for key in SHARING_SETTINGS}
     with ExitStack() as stack:
         stack.callback(restore_settings, admin, saved)
+        w.smtp = stack.enter_context(smtp_server())
+        # The mail server goes with the world: so does the instance's mail setup (see `mailed`).
+        stack.callback(admin.delete, "/api/email", expect=204)
         details = stack.enter_context(fresh_warehouse("sqlite"))
         # Before the warehouse goes: the databases connected to it.
         stack.callback(tear_down, w)
@@ -318,6 +341,10 @@ def build(w: World, details: dict[str, Any]) -> None:
     snippet = {"name": unique("matrix snippet"), "content": "price > 1"}
     w.ids["snippet"] = admin.post("/api/native-query-snippet", snippet)["id"]
     w.ids["api_key"] = w.api_key()
+    alert = w.alert()
+    w.ids["alert"] = alert["id"]
+    w.ids["alert_handler"] = alert["handlers"][0]["id"]
+    w.ids["pulse"] = w.subscription()["id"]
 
 
 # --- The matrix ---------------------------------------------------------------------------------------------
@@ -382,6 +409,45 @@ def card_body(w: World) -> dict[str, Any]:
         "visualization_settings": {},
         "collection_id": w["collection"],
     }
+
+
+def alert_body(w: World, *roles: str) -> dict[str, Any]:
+    """An alert on the world's card, mailed to the users of `roles`."""
+    to = [{"type": "notification-recipient/user", "user_id": w.user_ids[role]} for role in roles]
+    return {
+        "payload_type": "notification/card",
+        "payload": {"card_id": w["card"], "send_condition": "has_result", "send_once": False},
+        "handlers": [{"channel_type": "channel/email", "recipients": to}],
+    }
+
+
+def subscription_body(w: World, *roles: str) -> dict[str, Any]:
+    """An hourly subscription to the world's dashboard, mailed to the users of `roles`."""
+    card = {"id": w["card"], "include_csv": False, "include_xls": False, "dashboard_card_id": w["dashcard"]}
+    channel = {
+        "channel_type": "email",
+        "enabled": True,
+        "schedule_type": "hourly",
+        "recipients": [{"id": w.user_ids[role]} for role in roles],
+    }
+    return {
+        "name": unique("Matrix subscription"),
+        "dashboard_id": w["dashboard"],
+        "cards": [card],
+        "channels": [channel],
+    }
+
+
+def mailed(path: str) -> Builder:
+    """A call that sends mail: the instance is first set up to use the world's mail server (set up once for
+    the whole world, it would be undone by the `DELETE /api/email` row)."""
+
+    def build(w: World, role: str) -> Call:
+        assert w.smtp is not None
+        w.admin.put("/api/email", {"email-smtp-host": w.smtp.host, "email-smtp-port": w.smtp.port})
+        return at(path)(w, role)
+
+    return build
 
 
 def delete_public_link(kind: str) -> Builder:
@@ -496,6 +562,13 @@ MATRIX: dict[tuple[str, str], tuple[Expect, Builder]] = {
     ("GET", "/api/activity/most_recently_viewed_dashboard"): (
         (401, 204, 200, 200, 200),
         fresh(viewed_dashboard),
+    ),
+    # --- alerts (Metabase's legacy view of card notifications)
+    ("GET", "/api/alert"): (users(200), at("/api/alert")),
+    ("GET", "/api/alert/{alert_id}"): (members(200), at("/api/alert/{alert}")),
+    ("DELETE", "/api/alert/{alert_id}/subscription"): (
+        recipients(204),
+        fresh(lambda w, r: Call(f"/api/alert/{w.alert()['id']}/subscription")),
     ),
     # --- api keys (admins)
     ("POST", "/api/api-key"): (
@@ -822,6 +895,45 @@ MATRIX: dict[tuple[str, str], tuple[Expect, Builder]] = {
         users(200),
         at("/api/native-query-snippet/{snippet}", json={"description": "Matrix"}),
     ),
+    # --- notifications (alerts): read by their creator and recipients, changed by their creator (or an
+    # admin), created on a card the caller may read
+    ("GET", "/api/notification"): (users(200), at("/api/notification")),
+    ("POST", "/api/notification"): (
+        members(200),
+        fresh(lambda w, r: Call("/api/notification", alert_body(w))),
+    ),
+    ("POST", "/api/notification/send"): (
+        members(204),
+        fresh(lambda w, r: Call("/api/notification/send", alert_body(w))),
+    ),
+    ("GET", "/api/notification/{notification_id}"): (members(200), at("/api/notification/{alert}")),
+    ("PUT", "/api/notification/{notification_id}"): (
+        admins(200),
+        fresh(lambda w, r: Call(f"/api/notification/{w.alert()['id']}", {**alert_body(w), "active": False})),
+    ),
+    ("POST", "/api/notification/{notification_id}/send"): (
+        members(204),
+        mailed("/api/notification/{alert}/send"),
+    ),
+    ("POST", "/api/notification/{notification_id}/unsubscribe"): (
+        recipients(204),
+        fresh(lambda w, r: Call(f"/api/notification/{w.alert()['id']}/unsubscribe")),
+    ),
+    # The links of the emails need no session: the hash is checked first.
+    ("POST", "/api/notification/unsubscribe"): (
+        everyone(400),
+        at(
+            "/api/notification/unsubscribe",
+            json={"notification-handler-id": "{alert_handler}", "email": "x@example.com", "hash": "bad"},
+        ),
+    ),
+    ("POST", "/api/notification/unsubscribe/undo"): (
+        everyone(400),
+        at(
+            "/api/notification/unsubscribe/undo",
+            json={"notification-handler-id": "{alert_handler}", "email": "x@example.com", "hash": "bad"},
+        ),
+    ),
     # --- permissions (admins)
     ("GET", "/api/permissions/graph"): (admins(200), at("/api/permissions/graph")),
     ("GET", "/api/permissions/graph/db/{db_id}"): (admins(200), at("/api/permissions/graph/db/{db}")),
@@ -914,6 +1026,42 @@ MATRIX: dict[tuple[str, str], tuple[Expect, Builder]] = {
     ("GET", "/api/public/oembed"): (
         everyone(200),
         at("/api/public/oembed", params={"url": "http://localhost/public/question/x", "format": "json"}),
+    ),
+    # --- dashboard subscriptions (pulses): read by their creator and recipients, changed by their creator
+    # (or an admin)
+    ("GET", "/api/pulse"): (users(200), at("/api/pulse")),
+    ("POST", "/api/pulse"): (members(200), fresh(lambda w, r: Call("/api/pulse", subscription_body(w)))),
+    ("GET", "/api/pulse/form_input"): (users(200), at("/api/pulse/form_input")),
+    ("GET", "/api/pulse/preview_card/{card_id}"): (members(200), at("/api/pulse/preview_card/{card}")),
+    ("GET", "/api/pulse/preview_card_info/{card_id}"): (
+        members(200),
+        at("/api/pulse/preview_card_info/{card}"),
+    ),
+    ("GET", "/api/pulse/preview_dashboard/{dashboard_id}"): (
+        members(200),
+        at("/api/pulse/preview_dashboard/{dashboard}"),
+    ),
+    ("POST", "/api/pulse/test"): (
+        members(200),
+        fresh(lambda w, r: Call("/api/pulse/test", subscription_body(w))),
+    ),
+    ("GET", "/api/pulse/{pulse_id}"): (members(200), at("/api/pulse/{pulse}")),
+    ("PUT", "/api/pulse/{pulse_id}"): (admins(200), at("/api/pulse/{pulse}", json={"skip_if_empty": False})),
+    # Unsubscribing finds no recipient to take off for those who do not receive it.
+    ("DELETE", "/api/pulse/{pulse_id}/subscription"): (
+        (401, 404, 204, 204, 404),
+        fresh(lambda w, r: Call(f"/api/pulse/{w.subscription()['id']}/subscription")),
+    ),
+    ("POST", "/api/pulse/unsubscribe"): (
+        everyone(400),
+        at("/api/pulse/unsubscribe", json={"pulse-id": "{pulse}", "email": "x@example.com", "hash": "bad"}),
+    ),
+    ("POST", "/api/pulse/unsubscribe/undo"): (
+        everyone(400),
+        at(
+            "/api/pulse/unsubscribe/undo",
+            json={"pulse-id": "{pulse}", "email": "x@example.com", "hash": "bad"},
+        ),
     ),
     # --- revisions
     ("GET", "/api/revision"): (members(200), at("/api/revision", params={"entity": "card", "id": "{card}"})),

@@ -231,3 +231,20 @@ def test_reverting_a_dashboard_leaves_out_archived_cards(api, sample):
     )
     assert reverted["description"] == "reverted to an earlier version."
     assert [dc["card_id"] for dc in rasta.get(path)["dashcards"]] == [kept["id"]]
+
+
+def test_history_goes_with_objects_deleted_for_good(api, user_ids):
+    """Deleting a database deletes its segments; their revisions go too, so that a later segment given
+    the same id (SQLite hands out the highest freed id again) does not inherit them."""
+    from tests.api.test_database import connected, tables_by_name
+
+    admin = api.as_("crowberto")
+    with connected(admin, "sqlite") as (database_id, _details):
+        table = next(iter(tables_by_name(admin, database_id).values()))
+        doomed = create(admin, table_id=table["id"], definition={"source-table": table["id"]})
+        admin.put(f"/api/segment/{doomed['id']}", {"name": "Renamed", "revision_message": "r"})
+        assert len(admin.get("/api/revision", params={"entity": "segment", "id": doomed["id"]})) == 2
+    admin.get("/api/revision", params={"entity": "segment", "id": doomed["id"]}, expect=404)
+    newer = create(admin)
+    history = admin.get("/api/revision", params={"entity": "segment", "id": newer["id"]})
+    assert [r["description"] for r in history] == ["created this."]

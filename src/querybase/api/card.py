@@ -38,7 +38,7 @@ from querybase.models.card import (
 from querybase.models.collection import Collection, can_read_content, check_destination, root_collection_json
 from querybase.models.dashboard import Dashboard, DashboardCard, DashboardCardSeries
 from querybase.models.database import Database, Table
-from querybase.models.revision import Revision, push_revision
+from querybase.models.revision import Revision, forget_revisions, push_revision
 from querybase.models.segment import Segment
 from querybase.models.user import User
 from querybase.permissions import checks
@@ -499,6 +499,7 @@ def delete_card(card_id: int, user: CurrentUser, db: DbSession) -> Response:
     card = writable_card(db, user, card_id)
     db.execute(DashboardCardSeries.__table__.delete().where(DashboardCardSeries.card_id == card.id))
     db.execute(DashboardCard.__table__.delete().where(DashboardCard.card_id == card.id))
+    forget_revisions(db, "Card", [card.id])
     db.delete(card)
     return Response(status_code=204)
 

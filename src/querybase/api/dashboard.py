@@ -57,7 +57,7 @@ from querybase.models.dashboard import (
     tab_json,
     template_tags,
 )
-from querybase.models.revision import push_revision
+from querybase.models.revision import forget_revisions, push_revision
 from querybase.models.user import User
 from querybase.permissions import checks
 from querybase.query_processor import permissions, process, streaming
@@ -467,6 +467,8 @@ def delete_dashboard(dashboard_id: int, user: CurrentUser, db: DbSession) -> Res
     _check_writable(db, dashboard, user)
     _delete_dashcards(db, [dc.id for dc in dashboard_cards(db, dashboard.id)])
     db.execute(delete(DashboardTab).where(DashboardTab.dashboard_id == dashboard.id))
+    forget_revisions(db, "Card", select(Card.id).where(Card.dashboard_id == dashboard.id))
+    forget_revisions(db, "Dashboard", [dashboard.id])
     db.execute(delete(Card).where(Card.dashboard_id == dashboard.id))
     db.delete(dashboard)
     return Response(status_code=204)

@@ -34,6 +34,8 @@ from querybase.models.database import (
     secret_keys,
     table_json,
 )
+from querybase.models.revision import forget_revisions
+from querybase.models.segment import LegacyMetric, Segment
 from querybase.models.user import User
 from querybase.permissions import checks
 from querybase.permissions.collection import can_read_content
@@ -454,6 +456,10 @@ def update_database(
 def delete_database(database_id: int, admin: SuperUser, db: DbSession) -> Response:
     """Forget a database and everything synced from it; its connection pool is closed."""
     database = _get(db, database_id)
+    tables = select(Table.id).where(Table.db_id == database_id)
+    forget_revisions(db, "Card", select(Card.id).where(Card.database_id == database_id))
+    forget_revisions(db, "Segment", select(Segment.id).where(Segment.table_id.in_(tables)))
+    forget_revisions(db, "LegacyMetric", select(LegacyMetric.id).where(LegacyMetric.table_id.in_(tables)))
     db.delete(database)
     db.flush()
     POOLS.close(database_id)

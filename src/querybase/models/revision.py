@@ -108,6 +108,12 @@ def push_revision(
     )
 
 
+def forget_revisions(db: Session, model: str, ids: Any) -> None:
+    """Drop the history of objects deleted for good. Revisions point at their object by id alone, and
+    SQLite may hand a deleted row's id to the next new row, which would then inherit that history."""
+    db.execute(delete(Revision).where(Revision.model == model, Revision.model_id.in_(ids)))
+
+
 def as_json(value: Any) -> Any:
     """`value` as it reads back from a JSON column (datetimes become strings), for comparisons."""
     return orjson.loads(orjson.dumps(value))
