@@ -1242,7 +1242,7 @@ MATRIX: dict[tuple[str, str], tuple[Expect, Builder]] = {
     ("DELETE", "/api/user/{user_id}"): (admins(200), fresh(lambda w, r: Call(f"/api/user/{w.user()}"))),
     ("PUT", "/api/user/{user_id}/reactivate"): (admins(200), fresh(deactivated_user)),
     # Everyone dismisses modals for themselves.
-    ("PUT", "/api/user/{user_id}/modal/{modal}"): (users(200), at("/api/user/{me}/modal/qbnewb")),
+    ("PUT", "/api/user/{user_id}/modal/{modal}"): (users(200), at("/api/user/{me}/modal/datasetnewb")),
 }
 
 # Endpoints whose refusal is not Metabase's plain 403 text.

@@ -471,8 +471,10 @@ def test_date_strings_on_a_datetime_column(run, warehouse, the_value, expected):
 
 
 def test_card_and_snippet_references_are_refused(run):
-    card = tag("#5-orders", "card", **{"card-id": 5})
-    assert_failed(run("SELECT * FROM {{#5-orders}}", card), "Card 5 not found.", "invalid-parameter")
+    # Ids no other test reaches: the suite's app DB holds whatever cards the tests before this one made.
+    card = tag("#2000000005-orders", "card", **{"card-id": 2000000005})
+    body = run("SELECT * FROM {{#2000000005-orders}}", card)
+    assert_failed(body, "Card 2000000005 not found.", "invalid-parameter")
     snippet = tag("snippet: cheap", "snippet", **{"snippet-name": "cheap", "snippet-id": 7})
     body = run("SELECT * FROM venues WHERE {{snippet: cheap}}", snippet)
     assert_failed(body, 'Snippet 7 "cheap" not found.', "invalid-parameter")
