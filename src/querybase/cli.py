@@ -1,4 +1,5 @@
-"""The `querybase` command: `serve`, `migrate`, `version`, `reset-password EMAIL`."""
+"""The `querybase` command: `serve`, `migrate`, `version`, `reset-password EMAIL`, `load-sample-database`,
+`api-documentation`, `api-coverage`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from querybase import METABASE_API_VERSION, __version__
+from querybase.api_docs import REFERENCE_ENDPOINTS
 from querybase.config import Config, ConfigError
 
 log = logging.getLogger("querybase")
@@ -33,9 +35,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="build it from this folder of CSV files (default: MB_SAMPLE_DATABASE_CSV_DIR)",
     )
+    docs = commands.add_parser(
+        "api-documentation", help="write the Markdown API reference (one page per domain)"
+    )
+    docs.add_argument("--output", type=Path, default=Path("docs/api"), help="folder (default: docs/api)")
+    api_coverage = commands.add_parser(
+        "api-coverage", help="compare the implemented endpoints with Metabase's endpoint list"
+    )
+    api_coverage.add_argument(
+        "--reference",
+        type=Path,
+        default=REFERENCE_ENDPOINTS,
+        help=f"Metabase's endpoint list, a TSV file (default: {REFERENCE_ENDPOINTS})",
+    )
+    api_coverage.add_argument("--markdown", action="store_true", help="print the README's table instead")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet = args.command in ("api-documentation", "api-coverage")  # their output is the report alone
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "version":
         print(f"querybase {__version__} (Metabase API {METABASE_API_VERSION})")
         return 0
@@ -50,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(config)
     if args.command == "load-sample-database":
         return _load_sample_database(config, args.csv_dir)
+    if args.command == "api-documentation":
+        return _api_documentation(config, args.output)
+    if args.command == "api-coverage":
+        return _api_coverage(config, args.reference, markdown=args.markdown)
     return _reset_password(config, args.email)
 
 
@@ -144,3 +166,31 @@ def _load_sample_database(config: Config, csv_dir: Path | None) -> int:
     source = config.sample_csv_dir or "querybase's generated data"
     print(f"Sample Database (id {database_id}) built from {source} at {target}: sync {status}")
     return 0 if status == "complete" else 1
+
+
+def _api_documentation(config: Config, output: Path) -> int:
+    """Write the Markdown reference from the same declarations as the served OpenAPI document."""
+    from querybase import api_docs
+    from querybase.app import create_app
+
+    written = api_docs.write_markdown(create_app(config).openapi(), output)
+    print(f"wrote {len(written)} pages to {output}")
+    return 0
+
+
+def _api_coverage(config: Config, reference: Path, *, markdown: bool) -> int:
+    """Print which of Metabase's open-source endpoints querybase implements, domain by domain."""
+    from querybase import api_docs
+    from querybase.app import create_app
+
+    if not reference.is_file():
+        print(f"querybase: no endpoint list at {reference} (give one with --reference)", file=sys.stderr)
+        return 2
+    endpoints = api_docs.read_reference(reference)
+    served = api_docs.served_routes(create_app(config))
+    report = api_docs.coverage(served, endpoints)
+    if markdown:
+        print(api_docs.coverage_markdown(report), end="")
+    else:
+        print(api_docs.coverage_text(report, api_docs.extra_routes(served, endpoints)), end="")
+    return 0

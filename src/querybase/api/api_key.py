@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from querybase.api import shapes
 from querybase.api.deps import DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import MbType, NonBlankString, PositiveInt, received
@@ -132,7 +133,7 @@ def _new_secret(db: DbSession) -> str:
             return key
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.ApiKey))
 def create_api_key(body: CreateApiKeyBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Create a key acting in `group_id`; the answer carries the only copy of `unmasked_key`."""
     _check_name_length(body.name)
@@ -162,7 +163,7 @@ def create_api_key(body: CreateApiKeyBody, admin: SuperUser, db: DbSession) -> d
     return {**_key_json(api_key), "unmasked_key": key}
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.ApiKey]))
 def list_api_keys(admin: SuperUser, db: DbSession) -> list[dict[str, Any]]:
     """Every API key, masked."""
     return [
@@ -176,7 +177,7 @@ def count_api_keys(admin: SuperUser, db: DbSession) -> int:
     return db.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.scope.is_(None))) or 0
 
 
-@router.put("/{key_id}")
+@router.put("/{key_id}", responses=shapes.ok(shapes.ApiKey))
 def update_api_key(key_id: int, body: UpdateApiKeyBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Rename a key or move it to another group."""
     api_key = _get_key(db, key_id)

@@ -538,7 +538,7 @@ def copy_card(card_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     return card_json(db, card, user)
 
 
-@router.get("/{card_id}/dashboards")
+@router.get("/{card_id}/dashboards", responses=shapes.ok(list[shapes.Named]))
 def card_dashboards(card_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """`{id, name}` of each dashboard that shows the card."""
     card = readable_card(db, user, card_id)
@@ -781,7 +781,7 @@ def export_card(
 # The anonymous side is `api/public.py`, `api/embed.py` and `api/preview_embed.py`.
 
 
-@router.get("/public")
+@router.get("/public", responses=shapes.ok(list[shapes.Shared]))
 def list_public_cards(admin: SuperUser, db: DbSession, settings: SettingsDep) -> list[dict[str, Any]]:
     """`{name, id, public_uuid}` of each card with a public link (400 while public sharing is off)."""
     check_public_sharing(settings)
@@ -789,7 +789,7 @@ def list_public_cards(admin: SuperUser, db: DbSession, settings: SettingsDep) ->
     return [{"name": c.name, "id": c.id, "public_uuid": c.public_uuid} for c in db.scalars(shared)]
 
 
-@router.get("/embeddable")
+@router.get("/embeddable", responses=shapes.ok(list[shapes.Named]))
 def list_embeddable_cards(admin: SuperUser, db: DbSession, settings: SettingsDep) -> list[dict[str, Any]]:
     """`{name, id}` of each card with `enable_embedding` (400 while embedding is off)."""
     check_embedding(settings)

@@ -256,7 +256,7 @@ def _here_and_below(
     return here, below
 
 
-@router.get("/tree")
+@router.get("/tree", responses=shapes.ok(list[shapes.CollectionNode]))
 def collection_tree(
     user: CurrentUser,
     db: DbSession,

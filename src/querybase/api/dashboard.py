@@ -910,7 +910,7 @@ def _chained_values(
     return {"values": ordered, "has_more_values": more}
 
 
-@router.get("/{dashboard_id}/params/{param_key}/values")
+@router.get("/{dashboard_id}/params/{param_key}/values", responses=shapes.ok(shapes.ParameterValues))
 def get_param_values(
     dashboard_id: int,
     param_key: str,
@@ -927,7 +927,7 @@ def get_param_values(
     return dashboard_param_values(db, dashboard_id, param_key, None, constraints, settings, user)
 
 
-@router.get("/{dashboard_id}/params/{param_key}/search/{query}")
+@router.get("/{dashboard_id}/params/{param_key}/search/{query}", responses=shapes.ok(shapes.ParameterValues))
 def search_param_values(
     dashboard_id: int,
     param_key: str,
@@ -1178,7 +1178,7 @@ def export_dashboard_card(
 # The anonymous side is `api/public.py`, `api/embed.py` and `api/preview_embed.py`.
 
 
-@router.get("/public")
+@router.get("/public", responses=shapes.ok(list[shapes.Shared]))
 def list_public_dashboards(admin: SuperUser, db: DbSession, settings: SettingsDep) -> list[dict[str, Any]]:
     """`{name, id, public_uuid}` of each dashboard with a public link (400 while public sharing is off)."""
     check_public_sharing(settings)
@@ -1190,7 +1190,7 @@ def list_public_dashboards(admin: SuperUser, db: DbSession, settings: SettingsDe
     return [{"name": d.name, "id": d.id, "public_uuid": d.public_uuid} for d in db.scalars(shared)]
 
 
-@router.get("/embeddable")
+@router.get("/embeddable", responses=shapes.ok(list[shapes.Named]))
 def list_embeddable_dashboards(
     admin: SuperUser, db: DbSession, settings: SettingsDep
 ) -> list[dict[str, Any]]:

@@ -466,7 +466,7 @@ def delete_database(database_id: int, admin: SuperUser, db: DbSession) -> Respon
     return Response(status_code=204)
 
 
-@router.get("/{database_id}/metadata")
+@router.get("/{database_id}/metadata", responses=shapes.ok(shapes.DatabaseMetadata))
 def get_metadata(
     database_id: int,
     user: CurrentUser,

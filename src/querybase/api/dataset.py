@@ -17,6 +17,7 @@ from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.field import field_values_json
 from querybase.api.routing import MetabaseRoute, form_or_json
+from querybase.api.schema import PositiveInt
 from querybase.api.table import query_metadata as table_query_metadata
 from querybase.drivers import get_driver
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403
@@ -218,7 +219,7 @@ async def _export_request(request: Request) -> tuple[Any, bool, dict[str, Any] |
 
 class ParameterValuesBody(BaseModel):
     parameter: dict[str, Any]
-    field_ids: list[int] | None = None
+    field_ids: list[PositiveInt] | None = None
 
 
 def _parameter_values(
@@ -235,7 +236,8 @@ def _parameter_values(
     else:
         values, seen, more = [], set(), False
         for field_id in body.field_ids or []:
-            field = db.get(Field, field_id)
+            # Ids are 32-bit columns: a larger one names no field (and SQLite cannot even compare it).
+            field = db.get(Field, field_id) if field_id < 2**31 else None
             if field is None:
                 continue
             if user is not None:
@@ -252,13 +254,13 @@ def _parameter_values(
     return {"values": values, "has_more_values": more}
 
 
-@router.post("/parameter/values")
+@router.post("/parameter/values", responses=shapes.ok(shapes.ParameterValues))
 def get_parameter_values(body: ParameterValuesBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The choices of a parameter's widget: `{"values": [[value], ...], "has_more_values": bool}`."""
     return _parameter_values(db, body, None, user)
 
 
-@router.post("/parameter/search/{query}")
+@router.post("/parameter/search/{query}", responses=shapes.ok(shapes.ParameterValues))
 def search_parameter_values(
     query: str, body: ParameterValuesBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:

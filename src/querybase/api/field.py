@@ -153,7 +153,7 @@ def update_field(field_id: int, body: UpdateFieldBody, user: CurrentUser, db: Db
     return {**field_json(field), "target": target_json(db, field), "dimensions": []}
 
 
-@router.get("/{field_id}/values")
+@router.get("/{field_id}/values", responses=shapes.ok(shapes.FieldValues))
 def get_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The field's cached distinct values (`[[value], ...]`, or `[[value, label], ...]` when labelled),
     read from the database the first time they are asked for."""

@@ -156,6 +156,6 @@ def revert_metric(metric_id: int, body: RevertMetricBody, admin: SuperUser, db: 
     return revert(db, admin, "legacy-metric", metric_id, body.revision_id)
 
 
-@router.get("/{metric_id}/related")
+@router.get("/{metric_id}/related", responses=shapes.ok(shapes.Related))
 def metric_related(metric_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     return related(db, readable_metric(db, user, metric_id))

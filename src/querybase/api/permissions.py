@@ -226,8 +226,9 @@ def create_membership(body: MembershipBody, admin: SuperUser, db: DbSession) -> 
     """Add a user to a group; answers with the group's members. Joining Administrators makes an admin."""
     if body.is_group_manager:
         raise PaymentRequired(GROUP_MANAGERS_NEED_EE)
-    group = check_404(db.get(PermissionsGroup, body.group_id))
-    user = check_404(db.get(User, body.user_id))
+    # Ids are 32-bit columns: a larger one names nothing (and SQLite cannot even compare it).
+    group = check_404(db.get(PermissionsGroup, body.group_id) if body.group_id < 2**31 else None)
+    user = check_404(db.get(User, body.user_id) if body.user_id < 2**31 else None)
     if group.id == ALL_USERS_GROUP_ID:
         raise BadRequest(ALL_USERS_LOCKED)
     add_membership(db, user, group.id)

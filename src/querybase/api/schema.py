@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError, WithJsonSchema
 
 from querybase.auth.passwords import is_valid_password
 
@@ -131,10 +131,21 @@ STRING = MbType("string", _explain_simple("should be a string"))
 INT = MbType("value must be an integer.", _explain_simple("should be an integer"))
 MAP = MbType("Value must be a map.", _explain_simple("Value must be a map."))
 
-NonBlankString = Annotated[str, AfterValidator(non_blank), NON_BLANK]
+NonBlankString = Annotated[
+    str,
+    AfterValidator(non_blank),
+    NON_BLANK,
+    WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"}),
+]
 Email = Annotated[str, AfterValidator(_email), EMAIL]
 Password = Annotated[str, AfterValidator(_password), PASSWORD]
-PositiveInt = Annotated[int, BeforeValidator(_strict_int), AfterValidator(_positive), POSITIVE_INT]
+PositiveInt = Annotated[
+    int,
+    BeforeValidator(_strict_int),
+    AfterValidator(_positive),
+    POSITIVE_INT,
+    WithJsonSchema({"type": "integer", "minimum": 1}),
+]
 BooleanValue = Annotated[bool, BeforeValidator(_boolean_value), BOOLEAN_VALUE]
 Boolean = Annotated[bool, BOOLEAN]
 String = Annotated[str, STRING]

@@ -137,6 +137,6 @@ def archive_segment(
     return Response(status_code=204)
 
 
-@router.get("/{segment_id}/related")
+@router.get("/{segment_id}/related", responses=shapes.ok(shapes.Related))
 def segment_related(segment_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     return related(db, checks.readable_table_item(db, user, db.get(Segment, segment_id)))

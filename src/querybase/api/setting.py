@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import MbType
@@ -49,7 +50,7 @@ def _listed(definition: SettingDef) -> bool:
     return definition.visibility is not Visibility.INTERNAL
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.SettingEntry]))
 def list_settings(admin: SuperUser, settings: SettingsDep) -> list[dict[str, Any]]:
     """Every setting an admin can change, sorted by key, with its value, default and environment variable."""
     items = []

@@ -281,7 +281,7 @@ def update_table(table_id: int, body: UpdateTableBody, user: CurrentUser, db: Db
     return data
 
 
-@router.get("/{table_id}/query_metadata")
+@router.get("/{table_id}/query_metadata", responses=shapes.ok(shapes.TableMetadata))
 def get_query_metadata(
     table_id: int,
     user: CurrentUser,
