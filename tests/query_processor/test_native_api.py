@@ -475,6 +475,6 @@ def test_card_and_snippet_references_are_refused(run):
     card = tag("#2000000005-orders", "card", **{"card-id": 2000000005})
     body = run("SELECT * FROM {{#2000000005-orders}}", card)
     assert_failed(body, "Card 2000000005 not found.", "invalid-parameter")
-    snippet = tag("snippet: cheap", "snippet", **{"snippet-name": "cheap", "snippet-id": 7})
+    snippet = tag("snippet: cheap", "snippet", **{"snippet-name": "cheap", "snippet-id": 2000000007})
     body = run("SELECT * FROM venues WHERE {{snippet: cheap}}", snippet)
-    assert_failed(body, 'Snippet 7 "cheap" not found.', "invalid-parameter")
+    assert_failed(body, 'Snippet 2000000007 "cheap" not found.', "invalid-parameter")
