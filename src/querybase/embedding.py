@@ -15,10 +15,11 @@ import base64
 import binascii
 import json
 import time
+import uuid
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from querybase.errors import BadRequest
@@ -55,6 +56,19 @@ class EmbedError(BadRequest):
 def check_public_sharing(settings: Settings) -> None:
     if not settings.get("enable-public-sharing"):
         raise BadRequest("Public sharing is not enabled.")
+
+
+def share_publicly(db: Session, obj: Card | Dashboard, admin_id: int) -> str:
+    """The card's or dashboard's public UUID, made on the first request. Set only where none is set
+    yet, so two admins sharing at once get the same link."""
+    model = type(obj)
+    db.execute(
+        update(model)
+        .where(model.id == obj.id, model.public_uuid.is_(None))
+        .values(public_uuid=str(uuid.uuid4()), made_public_by_id=admin_id)
+    )
+    db.refresh(obj)
+    return str(obj.public_uuid)
 
 
 def embedding_enabled(settings: Settings) -> bool:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
@@ -22,7 +21,7 @@ from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute, form_or_json
 from querybase.api.schema import Boolean, Map, NonBlankString, PositiveInt, received
 from querybase.api.table import enum_type
-from querybase.embedding import check_embedding, check_public_sharing
+from querybase.embedding import check_embedding, check_public_sharing, share_publicly
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404, field_errors
 from querybase.jsonutil import JSONResponse
 from querybase.models.activity import CardBookmark, record_view, record_view_after_read
@@ -808,14 +807,7 @@ def create_public_link(
     card = check_404(db.get(Card, card_id))
     if card.archived:
         raise NotFound({"message": "The object has been archived.", "error_code": "archived"})
-    # Only where none is set yet, so two admins sharing at once get the same link.
-    db.execute(
-        update(Card)
-        .where(Card.id == card.id, Card.public_uuid.is_(None))
-        .values(public_uuid=str(uuid.uuid4()), made_public_by_id=admin.id)
-    )
-    db.refresh(card)
-    return {"uuid": card.public_uuid}
+    return {"uuid": share_publicly(db, card, admin.id)}
 
 
 @router.delete("/{card_id}/public_link", status_code=204)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import copy
 import time
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
@@ -33,7 +32,7 @@ from querybase.api.schema import (
     received,
 )
 from querybase.api.table import enum_type
-from querybase.embedding import check_embedding, check_public_sharing
+from querybase.embedding import check_embedding, check_public_sharing, share_publicly
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404
 from querybase.jsonutil import JSONResponse
 from querybase.models.activity import record_view_after_read
@@ -1213,14 +1212,7 @@ def create_public_link(
     dashboard = check_404(db.get(Dashboard, dashboard_id))
     if dashboard.archived:
         raise _archived()
-    # Only where none is set yet, so two admins sharing at once get the same link.
-    db.execute(
-        update(Dashboard)
-        .where(Dashboard.id == dashboard.id, Dashboard.public_uuid.is_(None))
-        .values(public_uuid=str(uuid.uuid4()), made_public_by_id=admin.id)
-    )
-    db.refresh(dashboard)
-    return {"uuid": dashboard.public_uuid}
+    return {"uuid": share_publicly(db, dashboard, admin.id)}
 
 
 @router.delete("/{dashboard_id}/public_link", status_code=204)
