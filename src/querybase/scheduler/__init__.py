@@ -4,7 +4,8 @@ scans on their schedules, and housekeeping.
 APScheduler runs one "tick" every `scheduler_tick_seconds` (a minute). A tick reads every schedule from
 the app database, works out which jobs have a scheduled time due now (`cron.latest_due`), and claims each
 such run with an INSERT into `scheduled_job_run` that only one process can win (`runs.claim`); failed runs
-whose retry time has come are claimed again the same way. The runs it won go to APScheduler's thread pool.
+whose retry time has come are claimed again the same way. The runs it won go to a thread pool of their own:
+not APScheduler's `add_job`, which a running tick would wait on forever while `shutdown` holds its lock.
 So however many server processes share the app database, each scheduled run happens once, and schedules
 changed through any process are seen by all on their next tick.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor as RunPool
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -99,14 +101,16 @@ class Scheduler:
         self.appdb = appdb
         self.config = config
         self._scheduler: BackgroundScheduler | None = None
+        self._runs: RunPool | None = None
 
     def start(self) -> None:
         if not self.config.scheduler:
             return
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        self._runs = RunPool(WORKERS, thread_name_prefix="scheduled-run")
         scheduler = BackgroundScheduler(
             timezone=dt.UTC,
-            executors={"default": ThreadPoolExecutor(WORKERS)},
+            executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         scheduler.add_job(
@@ -119,15 +123,11 @@ class Scheduler:
         self._scheduler = scheduler
 
     def _tick(self) -> None:
-        scheduler = self._scheduler
+        runs = self._runs
         try:
             for claimed in due_runs(self.appdb, utcnow()):
-                assert scheduler is not None
-                scheduler.add_job(
-                    execute,
-                    args=(self.appdb, self.config, claimed),
-                    id=f"run-{claimed.id}-{claimed.attempts}",
-                )
+                assert runs is not None
+                runs.submit(execute, self.appdb, self.config, claimed)
         except Exception:
             log.exception("looking for due jobs failed; trying again at the next tick")
 
@@ -136,6 +136,9 @@ class Scheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self._runs is not None:
+            self._runs.shutdown(wait=True)
+            self._runs = None
 
 
 def start(appdb: AppDB, config: Config) -> Scheduler:
