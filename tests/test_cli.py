@@ -36,6 +36,21 @@ def test_migrate_creates_the_schema(tmp_path: Path):
     assert (tmp_path / "app.db").exists()
 
 
+def test_the_start_up_shortcut_knows_alembics_head_and_a_current_schema(tmp_path: Path):
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from querybase.db.migrate import alembic_config, head_revision, upgrade
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        assert upgrade(engine) is True
+        assert upgrade(engine) is False
+    finally:
+        engine.dispose()
+
+
 def test_bad_configuration_exits_2(tmp_path: Path):
     result = run("migrate", env={"MB_DB_TYPE": "oracle"})
     assert (result.returncode, result.stderr) == (

@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 
 from querybase import api_docs
-from querybase.api import ROUTES
+from querybase.api import routers
 from querybase.cli import main
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "api"
@@ -46,7 +46,7 @@ def test_every_route_of_every_module_is_documented(document):
     documented = {(m, path) for m, path, _ in operations(document)}
     served = {
         (method, f"/api{prefix}{route.path}")
-        for prefix, router in ROUTES
+        for prefix, router in routers()
         for route in router.routes
         for method in route.methods
     }

@@ -13,9 +13,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from querybase import METABASE_API_VERSION, __version__, lifecycle, scheduler, sync
-from querybase.api import ROUTES
+from querybase import api as api_modules
 from querybase.api.routing import ApiModules, MetabaseRoute
-from querybase.api_docs import openapi_document
 from querybase.config import Config
 from querybase.db.engine import AppDB
 from querybase.drivers.sql import POOLS
@@ -64,11 +63,13 @@ def create_app(config: Config | None = None) -> FastAPI:
     app.state.config = config
     app.router.route_class = MetabaseRoute
     app.router.redirect_slashes = False
-    api = ApiModules({prefix.removeprefix("/"): router for prefix, router in ROUTES})
+    api = ApiModules(api_modules.router, api_modules.MODULES)
     app.router.routes.append(api)
 
     def openapi() -> dict:
         if app.openapi_schema is None:
+            from querybase.api_docs import openapi_document  # with every API module: only when asked
+
             app.openapi_schema = openapi_document(
                 api.openapi_routes(), title=app.title, version=app.version, description=app.description
             )

@@ -25,7 +25,7 @@ import jwt
 import pytest
 
 from querybase import sync
-from querybase.api import ROUTES
+from querybase.api import routers
 from tests.api.test_database import SYNC_TIMEOUT, forget, wait_for_sync
 from tests.api.test_permissions_graph import ALL_USERS
 from tests.support.http import Api
@@ -1258,7 +1258,7 @@ FORBIDDEN_BODIES = {
 def app_endpoints() -> set[tuple[str, str]]:
     return {
         (method, f"/api{prefix}{route.path}")
-        for prefix, router in ROUTES
+        for prefix, router in routers()
         for route in router.routes
         for method in getattr(route, "methods", ())
     }

@@ -1,79 +1,62 @@
-"""The HTTP API: one module per URL segment under `/api`, mounted from one sorted table.
+"""The HTTP API: one module per URL segment under `/api`, listed in one sorted table.
 
-Each entry gives the prefix and the module's router. Authentication is declared per endpoint with
-the `CurrentUser` / `SuperUser` dependencies (`api/deps.py`), since several domains (`session`,
-`setup`, `public`) mix anonymous and authenticated endpoints.
+Each entry names the module that serves a segment. A module is imported when the first request for its
+segment arrives (`routing.ApiModules`), not when the server starts: together the modules are most of
+querybase's import time, and a server that only answers `/api/health` and the session endpoints never
+needs the rest. `routers()` imports them all, for the documentation and the tests.
+
+Authentication is declared per endpoint with the `CurrentUser` / `SuperUser` dependencies
+(`api/deps.py`), since several domains (`session`, `setup`, `public`) mix anonymous and authenticated
+endpoints.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from fastapi import APIRouter
 
-from querybase.api import (
-    activity,
-    alert,
-    api_key,
-    bookmark,
-    card,
-    collection,
-    dashboard,
-    database,
-    dataset,
-    email,
-    embed,
-    field,
-    health,
-    legacy_metric,
-    native_query_snippet,
-    notification,
-    permissions,
-    preview_embed,
-    public,
-    pulse,
-    revision,
-    search,
-    segment,
-    session,
-    setting,
-    setup,
-    table,
-    timeline,
-    timeline_event,
-    user,
-    util,
-)
-
 # ↓↓↓ KEEP THIS SORTED ↓↓↓
-ROUTES: list[tuple[str, APIRouter]] = [
-    ("/activity", activity.router),
-    ("/alert", alert.router),
-    ("/api-key", api_key.router),
-    ("/bookmark", bookmark.router),
-    ("/card", card.router),
-    ("/collection", collection.router),
-    ("/dashboard", dashboard.router),
-    ("/database", database.router),
-    ("/dataset", dataset.router),
-    ("/email", email.router),
-    ("/embed", embed.router),
-    ("/field", field.router),
-    ("/health", health.router),
-    ("/metric", legacy_metric.router),
-    ("/native-query-snippet", native_query_snippet.router),
-    ("/notification", notification.router),
-    ("/permissions", permissions.router),
-    ("/preview_embed", preview_embed.router),
-    ("/public", public.router),
-    ("/pulse", pulse.router),
-    ("/revision", revision.router),
-    ("/search", search.router),
-    ("/segment", segment.router),
-    ("/session", session.router),
-    ("/setting", setting.router),
-    ("/setup", setup.router),
-    ("/table", table.router),
-    ("/timeline", timeline.router),
-    ("/timeline-event", timeline_event.router),
-    ("/user", user.router),
-    ("/util", util.router),
-]
+MODULES: dict[str, str] = {
+    "activity": "querybase.api.activity",
+    "alert": "querybase.api.alert",
+    "api-key": "querybase.api.api_key",
+    "bookmark": "querybase.api.bookmark",
+    "card": "querybase.api.card",
+    "collection": "querybase.api.collection",
+    "dashboard": "querybase.api.dashboard",
+    "database": "querybase.api.database",
+    "dataset": "querybase.api.dataset",
+    "email": "querybase.api.email",
+    "embed": "querybase.api.embed",
+    "field": "querybase.api.field",
+    "health": "querybase.api.health",
+    "metric": "querybase.api.legacy_metric",
+    "native-query-snippet": "querybase.api.native_query_snippet",
+    "notification": "querybase.api.notification",
+    "permissions": "querybase.api.permissions",
+    "preview_embed": "querybase.api.preview_embed",
+    "public": "querybase.api.public",
+    "pulse": "querybase.api.pulse",
+    "revision": "querybase.api.revision",
+    "search": "querybase.api.search",
+    "segment": "querybase.api.segment",
+    "session": "querybase.api.session",
+    "setting": "querybase.api.setting",
+    "setup": "querybase.api.setup",
+    "table": "querybase.api.table",
+    "timeline": "querybase.api.timeline",
+    "timeline-event": "querybase.api.timeline_event",
+    "user": "querybase.api.user",
+    "util": "querybase.api.util",
+}
+
+
+def router(segment: str) -> APIRouter:
+    """The router of `/api/<segment>`, importing its module on first use."""
+    return import_module(MODULES[segment]).router
+
+
+def routers() -> list[tuple[str, APIRouter]]:
+    """Every module's router with its prefix (`/card`, ...), importing them all."""
+    return [(f"/{segment}", router(segment)) for segment in MODULES]

@@ -13,7 +13,7 @@ import inspect
 import json
 import types
 import typing
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from fastapi import Request, Response
@@ -312,11 +312,21 @@ class ApiModules(BaseRoute):
 
     Why not `include_router` for each module: FastAPI then tries every route of every module in turn
     for each request (over 150 pattern matches with their bookkeeping), which was a third of a small
-    request's time. Documentation still lists every route: see `openapi_routes`.
+    request's time; and every module would be imported at start (`api/__init__.py`). A module's router
+    is loaded by the first request for its segment. Documentation still lists every route: see
+    `openapi_routes`.
     """
 
-    def __init__(self, modules: dict[str, APIRouter]) -> None:
-        self.modules = modules
+    def __init__(self, load: Callable[[str], APIRouter], segments: Iterable[str]) -> None:
+        self.load = load
+        self.segments = frozenset(segments)
+        self.routers: dict[str, APIRouter] = {}
+
+    def router(self, segment: str) -> APIRouter | None:
+        router = self.routers.get(segment)
+        if router is None and segment in self.segments:
+            router = self.routers[segment] = self.load(segment)
+        return router
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
@@ -325,7 +335,7 @@ class ApiModules(BaseRoute):
         if not path.startswith("/api/"):
             return Match.NONE, {}
         segment = path[5:].partition("/")[0]
-        router = self.modules.get(segment)
+        router = self.router(segment)
         if router is None:
             return Match.NONE, {}
         root_path = scope.get("root_path", "")
@@ -341,6 +351,8 @@ class ApiModules(BaseRoute):
     def openapi_routes(self) -> list[BaseRoute]:
         """Every module's routes under their full paths, for the generated OpenAPI document only."""
         everything = APIRouter()
-        for segment, router in self.modules.items():
+        for segment in sorted(self.segments):
+            router = self.router(segment)
+            assert router is not None
             everything.include_router(router, prefix=f"/api/{segment}")
         return everything.routes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -33,12 +34,15 @@ def verify_password(password: str, hashed: str | None) -> bool:
         return False
 
 
-# Used when the user is unknown, so that a wrong email costs as much time as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: a bcrypt hash costs a tenth of a second of start-up."""
+    return hash_password(secrets.token_hex(8))
 
 
 def burn_time(password: str) -> None:
-    verify_password(password, _DUMMY_HASH)
+    """Used when the user is unknown, so that a wrong email costs as much time as a wrong password."""
+    verify_password(password, _dummy_hash())
 
 
 def _counts(password: str) -> dict[str, int]:

@@ -4,6 +4,10 @@ A job is named by a key: `pulse-channel:<id>` (a dashboard subscription's email 
 `notification-subscription:<id>` (an alert's schedule), `sync-database:<id>` and `field-values:<id>` (a
 database's metadata sync and field-value scan on its `schedules`), and `session-cleanup` (hourly
 housekeeping: expired sessions, old job runs).
+
+`querybase.delivery` (which runs questions, so it brings in the query processor and the card and
+dashboard API modules) is imported by the delivering jobs when they first run, not with the scheduler
+at server start.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from querybase import sync
 from querybase.auth.sessions import delete_expired_sessions
 from querybase.config import Config
 from querybase.db.engine import AppDB
-from querybase.delivery import send
 from querybase.models.dashboard import Dashboard
 from querybase.models.database import Database
 from querybase.models.notification import CRON, Notification, NotificationSubscription
@@ -114,6 +117,8 @@ def run_job(appdb: AppDB, config: Config, key: str) -> None:
 
 def deliver_subscription(appdb: AppDB, channel_id: int) -> None:
     """Send a dashboard subscription's email channel now (nothing when it is gone, disabled or archived)."""
+    from querybase.delivery import send
+
     with appdb.read_sessions() as db:
         channel = db.get(PulseChannel, channel_id)
         pulse = db.get(Pulse, channel.pulse_id) if channel is not None else None
@@ -132,6 +137,8 @@ def deliver_subscription(appdb: AppDB, channel_id: int) -> None:
 def deliver_alert(appdb: AppDB, subscription_id: int) -> None:
     """Send an alert whose schedule came round, if its condition is met; a `send_once` alert is then
     turned off."""
+    from querybase.delivery import send
+
     with appdb.read_sessions() as db:
         subscription = db.get(NotificationSubscription, subscription_id)
         notification = db.get(Notification, subscription.notification_id) if subscription else None
