@@ -118,6 +118,38 @@ def test_what_endpoints_take_and_answer(document):
     assert (listed["type"], listed["items"]) == ("array", {"$ref": "#/components/schemas/Card"})
 
 
+def _untyped(schema: dict[str, Any] | None) -> bool:
+    """A JSON schema that says nothing of its value: absent, `{}`, or an object or list of such."""
+    if not schema:
+        return True
+    if "$ref" in schema or any(key in schema for key in ("anyOf", "oneOf", "allOf", "properties")):
+        return False
+    kind = schema.get("type")
+    if kind == "array":
+        return _untyped(schema.get("items"))
+    if kind == "object":
+        values = schema.get("additionalProperties")
+        return not isinstance(values, dict) or _untyped(values)
+    return kind is None
+
+
+def test_every_answer_has_a_declared_shape(document):
+    """Issue 9: each success answer with a body documents what it holds (a named shape or a typed value),
+    and each download its file types."""
+    untyped = []
+    for method, path, op in operations(document):
+        for status, response in op["responses"].items():
+            if not status.startswith("2"):
+                continue
+            content = response.get("content", {})
+            if status != "204":
+                assert content, f"{method} {path} {status} declares no content"
+            untyped += [
+                f"{method} {path} {status} {kind}" for kind in content if _untyped(content[kind]["schema"])
+            ]
+    assert untyped == []
+
+
 @pytest.mark.parametrize("path", ["/api/dataset/csv", "/api/card/1/query/csv"])
 def test_downloads_refuse_a_body_that_is_not_json_like_any_endpoint(api, path):
     """Found by the fuzzer's follow-up: these read their body themselves and answered 500."""
@@ -143,9 +175,20 @@ def test_the_committed_reference_is_generated_from_the_current_declarations(tmp_
 
 @pytest.mark.parametrize("path", ["/api/dataset/parameter/values", "/api/dataset/parameter/search/a"])
 def test_parameter_values_of_a_field_id_beyond_any_id(api, path):
-    """Found by the fuzzer: a field id past 64 bits reached the app DB and answered 500."""
-    body = {"parameter": {"id": "p", "type": "category"}, "field_ids": [2**64, 2**31]}
+    """Found by the fuzzer: a field id past 64 bits reached the app DB and answered 500. It is no Java long,
+    which Metabase refuses (400); a long past any row names no field."""
+    body = {"parameter": {"id": "p", "type": "category"}, "field_ids": [2**31, 2**63 - 1]}
     assert api.as_("rasta").post(path, body) == {"values": [], "has_more_values": False}
+    body["field_ids"] = [2**31, 2**64]
+    assert api.as_("rasta").post(path, body, expect=400) == {
+        "errors": {"field_ids": "nullable sequence of value must be an integer greater than zero."},
+        "specific-errors": {
+            "field_ids": [
+                None,
+                ["value must be an integer greater than zero., received: 18446744073709551616"],
+            ]
+        },
+    }
 
 
 def test_a_snippet_in_a_collection_beyond_any_id(api):
@@ -154,15 +197,27 @@ def test_a_snippet_in_a_collection_beyond_any_id(api):
     snippet = admin.post(
         "/api/native-query-snippet", {"name": f"huge {uuid.uuid4().hex[:8]}", "content": "1"}
     )
-    for collection_id in (2**64, 2**31):
+    no_long = {
+        "errors": {"collection_id": "nullable value must be an integer greater than zero."},
+        "specific-errors": {
+            "collection_id": ["value must be an integer greater than zero., received: 18446744073709551616"]
+        },
+    }
+    for collection_id, status, answer in ((2**64, 400, no_long), (2**31, 404, "Not found.")):
         body = {"collection_id": collection_id}
-        assert admin.put(f"/api/native-query-snippet/{snippet['id']}", body, expect=404) == "Not found."
+        assert admin.put(f"/api/native-query-snippet/{snippet['id']}", body, expect=status) == answer
         body = {"name": f"huge {uuid.uuid4().hex[:8]}", "content": "1", "collection_id": collection_id}
-        assert admin.post("/api/native-query-snippet", body, expect=404) == "Not found."
+        assert admin.post("/api/native-query-snippet", body, expect=status) == answer
 
 
 def test_a_membership_of_a_group_or_user_beyond_any_id(api):
     """Found by the fuzzer: an id past 64 bits reached the app DB and answered 500."""
     admin = api.as_("crowberto")
-    for body in ({"group_id": 2**64, "user_id": 1}, {"group_id": 1, "user_id": 2**64}):
-        assert admin.post("/api/permissions/membership", body, expect=404) == "Not found."
+    for key, other in (("group_id", "user_id"), ("user_id", "group_id")):
+        assert admin.post("/api/permissions/membership", {key: 2**31, other: 1}, expect=404) == "Not found."
+        assert admin.post("/api/permissions/membership", {key: 2**64, other: 1}, expect=400) == {
+            "errors": {key: "value must be an integer greater than zero."},
+            "specific-errors": {
+                key: ["value must be an integer greater than zero., received: 18446744073709551616"]
+            },
+        }

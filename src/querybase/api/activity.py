@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import PositiveInt, query_vector_of
@@ -217,13 +218,13 @@ def recents(db: Session, user: User, contexts: list[str], metadata: bool = False
     return items
 
 
-@router.get("/recent_views")
+@router.get("/recent_views", responses=shapes.ok(shapes.RecentViews))
 def recent_views(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The user's recently viewed items (Metabase's deprecated form of `recents?context=views`)."""
     return {"recent_views": recents(db, user, ["views"])}
 
 
-@router.get("/recents")
+@router.get("/recents", responses=shapes.ok(shapes.Recents))
 def get_recents(
     user: CurrentUser,
     db: DbSession,
@@ -257,7 +258,7 @@ def add_recent(body: RecentBody, user: CurrentUser, db: DbSession) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/popular_items")
+@router.get("/popular_items", responses=shapes.ok(shapes.PopularItems))
 def popular_items(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Up to 5 items viewed most (by anyone) and most recently: dashboards first, then cards, tables;
     within a kind by Metabase's score (recency weighs 2, view count 4)."""
@@ -288,7 +289,10 @@ def popular_items(user: CurrentUser, db: DbSession) -> dict[str, Any]:
 
 @router.get(
     "/most_recently_viewed_dashboard",
-    responses={204: {"description": "No dashboard viewed in the past day."}},
+    responses={
+        **shapes.ok(shapes.RecentDashboard),
+        204: {"description": "No dashboard viewed in the past day."},
+    },
 )
 def most_recently_viewed_dashboard(user: CurrentUser, db: DbSession) -> Any:
     """The dashboard the user viewed last in the past day (with its collection), or 204."""

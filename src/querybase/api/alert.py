@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.notification import can_read, get_notification, list_notifications, unsubscribe_user
 from querybase.api.routing import MetabaseRoute
@@ -108,7 +109,7 @@ def alert_json(db: Session, notification: Notification) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Alert]))
 def list_alerts(
     user: CurrentUser,
     db: DbSession,
@@ -128,7 +129,7 @@ def list_alerts(
     return [alert_json(db, n) for n in found]
 
 
-@router.get("/{alert_id}")
+@router.get("/{alert_id}", responses=shapes.ok(shapes.Alert))
 def get_alert(alert_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     notification = get_notification(db, alert_id)
     check_403(can_read(db, user, notification))

@@ -28,7 +28,6 @@ router = APIRouter(route_class=MetabaseRoute, tags=["api-key"])
 DUPLICATE_NAME = "An API key with this name already exists."
 # The `api_key.name` column, and the hidden user's `first_name`, hold 254 characters.
 MAX_NAME_LENGTH = 254
-MAX_ID = 2**31 - 1
 
 
 def _explain_name(value: Any) -> list[str]:
@@ -96,18 +95,12 @@ def _check_name_free(db: DbSession, name: str, except_id: int | None = None) -> 
         raise field_errors({"name": DUPLICATE_NAME})
 
 
-def _in_id_range(row_id: int) -> bool:
-    """Ids are INTEGER columns: a larger number names no row, and must not reach the database, which
-    refuses it (out of range) instead of finding nothing."""
-    return 0 < row_id <= MAX_ID
-
-
 def _get_key(db: DbSession, key_id: int) -> ApiKey:
-    return check_404(db.get(ApiKey, key_id) if _in_id_range(key_id) else None)
+    return check_404(db.get(ApiKey, key_id))
 
 
 def _check_group(db: DbSession, group_id: int) -> None:
-    if not _in_id_range(group_id) or db.get(PermissionsGroup, group_id) is None:
+    if db.get(PermissionsGroup, group_id) is None:
         raise field_errors({"group_id": "value must be the id of an existing group."})
 
 
@@ -195,7 +188,7 @@ def update_api_key(key_id: int, body: UpdateApiKeyBody, admin: SuperUser, db: Db
     return _key_json(api_key)
 
 
-@router.put("/{key_id}/regenerate")
+@router.put("/{key_id}/regenerate", responses=shapes.ok(shapes.ApiKeySecret))
 def regenerate_api_key(key_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Replace a key's secret; the old one stops working at once."""
     api_key = _get_key(db, key_id)

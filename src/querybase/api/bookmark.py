@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import PositiveInt
@@ -67,7 +68,7 @@ def bookmark_json(db: Session, model: str, item: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Bookmark]))
 def list_bookmarks(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """The user's bookmarks of things that are not archived and that they may still read, newest first."""
     entries: list[tuple[Any, dict[str, Any]]] = []
@@ -91,7 +92,7 @@ def _lookup(model: str) -> tuple[Any, Any, str]:
     return LOOKUP[model]
 
 
-@router.post("/{model}/{item_id}")
+@router.post("/{model}/{item_id}", responses=shapes.ok(shapes.NewBookmark))
 def create_bookmark(model: Model, item_id: PositiveInt, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Bookmark something the user can read (once)."""
     item_model, bookmark_model, key = _lookup(model)

@@ -19,7 +19,7 @@ from querybase.api import shapes
 from querybase.api.dataset import failed_body, get_query_metadata, query_context, run_to_json
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute, form_or_json
-from querybase.api.schema import Boolean, Map, NonBlankString, PositiveInt, received
+from querybase.api.schema import Boolean, Map, NonBlankString, PositiveInt, parse_integer, received
 from querybase.api.table import enum_type
 from querybase.embedding import check_embedding, check_public_sharing, share_publicly
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404, field_errors
@@ -140,8 +140,8 @@ def writable_card(db: Session, user: User, card_id: int) -> Card:
 def _find_card(db: Session, card_id: int | str) -> Card | None:
     if isinstance(card_id, int):
         return db.get(Card, card_id)
-    if card_id.isdigit():
-        return db.get(Card, int(card_id)) if int(card_id) < 2**63 else None
+    if card_id.isascii() and card_id.isdigit():
+        return db.get(Card, parse_integer(card_id))
     if _NANO_ID.fullmatch(card_id):
         return db.scalar(select(Card).where(Card.entity_id == card_id))
     raise BadRequest(
@@ -182,8 +182,13 @@ def _query_facts(db: Session, user: User, settings: Settings, query: dict[str, A
         source = inner.get("source-table")
         if isinstance(source, int):
             facts["table_id"] = source
-        elif isinstance(source, str) and source.startswith("card__") and source[6:].isdigit():
-            source_card = db.get(Card, int(source[6:]))
+        elif (
+            isinstance(source, str)
+            and source.startswith("card__")
+            and source[6:].isascii()
+            and source[6:].isdigit()
+        ):
+            source_card = db.get(Card, parse_integer(source[6:]))
             if source_card is not None:
                 facts["source_card_id"] = source_card.id
                 facts["table_id"] = source_card.table_id
@@ -394,7 +399,7 @@ def create_card(
     return card_json(db, card, user)
 
 
-@router.post("/collections")
+@router.post("/collections", responses=shapes.ok(shapes.Status))
 def move_cards(body: MoveCardsBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Move cards into a collection (or the root, with a null `collection_id`)."""
     check_destination(db, user, body.collection_id)
@@ -555,7 +560,7 @@ def card_dashboards(card_id: int, user: CurrentUser, db: DbSession) -> list[dict
     return [{"id": d.id, "name": d.name} for d in dashboards]
 
 
-@router.get("/{card_id}/query_metadata")
+@router.get("/{card_id}/query_metadata", responses=shapes.ok(shapes.QueryMetadata))
 def card_query_metadata(
     card_id: str, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -600,7 +605,7 @@ def _series_compatible(card: Card, other: Card) -> bool:
     return _is_numeric(first) == _is_numeric(new) or (_is_temporal(first) and _is_temporal(new))
 
 
-@router.get("/{card_id}/series")
+@router.get("/{card_id}/series", responses=shapes.ok(list[shapes.Card]))
 def card_series(
     card_id: int,
     user: CurrentUser,
@@ -705,7 +710,7 @@ async def _export_fields(request: Request) -> tuple[Any, bool]:
 
 
 @router.post(
-    "/{card_id}/query/{export_format}", responses=shapes.DOWNLOAD, openapi_extra=shapes.CARD_DOWNLOAD_BODY
+    "/{card_id}/query/{export_format}", responses=shapes.download(), openapi_extra=shapes.CARD_DOWNLOAD_BODY
 )
 async def download_card(
     card_id: int,
@@ -798,7 +803,7 @@ def list_embeddable_cards(admin: SuperUser, db: DbSession, settings: SettingsDep
     return [{"name": c.name, "id": c.id} for c in db.scalars(embeddable)]
 
 
-@router.post("/{card_id}/public_link")
+@router.post("/{card_id}/public_link", responses=shapes.ok(shapes.PublicLink))
 def create_public_link(
     card_id: int, admin: SuperUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, str]:

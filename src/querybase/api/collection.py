@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import BooleanValue, Int, Map, NonBlankString, PositiveInt, query_vector_of
+from querybase.api.schema import (
+    BooleanValue,
+    Int,
+    Map,
+    NonBlankString,
+    PositiveInt,
+    parse_integer,
+    query_vector_of,
+)
 from querybase.api.table import enum_type
 from querybase.errors import BadRequest, PaymentRequired, check_403, check_404, field_errors
 from querybase.models.activity import record_view
@@ -111,8 +119,8 @@ class UpdateCollectionBody(BaseModel):
 
 def _find(db: Session, raw_id: str) -> Collection:
     """A collection by numeric id or 21-character entity id; 404 when there is none."""
-    if raw_id.isdigit():
-        collection = db.get(Collection, int(raw_id)) if int(raw_id) < 2**31 else None
+    if raw_id.isascii() and raw_id.isdigit():
+        collection = db.get(Collection, parse_integer(raw_id))
     elif re.fullmatch(r"[A-Za-z0-9_\-]{21}", raw_id):
         collection = db.scalar(select(Collection).where(Collection.entity_id == raw_id))
     else:
@@ -256,7 +264,7 @@ def _here_and_below(
     return here, below
 
 
-@router.get("/tree", responses=shapes.ok(list[shapes.CollectionNode]))
+@router.get("/tree", responses=shapes.ok(list[shapes.CollectionNode] | list[shapes.ShallowCollectionNode]))
 def collection_tree(
     user: CurrentUser,
     db: DbSession,
@@ -330,13 +338,19 @@ class CollectionGraphBody(BaseModel):
     namespace: NonBlankString | None = None
 
 
-@router.get("/graph")
+@router.get("/graph", responses=shapes.ok(shapes.CollectionGraph))
 def get_graph(admin: SuperUser, db: DbSession, namespace: NonBlankString | None = None) -> dict[str, Any]:
     """Which groups may read or curate which collections (of `namespace`)."""
     return collection_permissions.json_graph(collection_permissions.graph(db, namespace))
 
 
-@router.put("/graph", responses={409: {"description": "The graph changed since it was read."}})
+@router.put(
+    "/graph",
+    responses={
+        **shapes.ok(shapes.CollectionGraph | shapes.CollectionGraphRevision),
+        409: {"description": "The graph changed since it was read."},
+    },
+)
 def put_graph(
     body: CollectionGraphBody,
     admin: SuperUser,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
@@ -25,8 +25,11 @@ from querybase.api.dataset import (
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute, form_or_json
 from querybase.api.schema import (
+    Int,
+    Integer,
     MbType,
     NonBlankString,
+    NonNegativeInt,
     PositiveInt,
     pr_str,
     received,
@@ -111,27 +114,6 @@ Parameters = Annotated[
 ]
 
 
-def _non_negative(value: int) -> int:
-    if value < 0:
-        raise ValueError("integer greater than or equal to zero")
-    return value
-
-
-def _strict_int(value: Any) -> Any:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError("integer")
-    return value
-
-
-NonNegativeInt = Annotated[
-    int,
-    BeforeValidator(_strict_int),
-    AfterValidator(_non_negative),
-    MbType(
-        "value must be an integer greater or equal to than zero.",
-        lambda value: [received("value must be an integer greater or equal to than zero.", value)],
-    ),
-]
 Width = Annotated[Literal["fixed", "full"], enum_type("fixed", "full")]
 
 
@@ -150,7 +132,7 @@ class DashcardBody(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: int
+    id: Integer
     size_x: PositiveInt
     size_y: PositiveInt
     row: NonNegativeInt
@@ -165,7 +147,7 @@ class DashcardBody(BaseModel):
 
 
 class TabBody(BaseModel):
-    id: int
+    id: Int
     name: NonBlankString
 
 
@@ -744,7 +726,7 @@ def _replace_tabs(db: Session, dashboard: Dashboard, tabs: list[TabBody]) -> dic
     return new_ids
 
 
-@router.post("/{dashboard_id}/cards")
+@router.post("/{dashboard_id}/cards", responses=shapes.ok(shapes.DashboardCard))
 def add_card(dashboard_id: int, body: AddCardBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Add one card (or a virtual card) to a dashboard: the API of Metabase 0.46 and older."""
     dashboard = _dashboard(db, dashboard_id)
@@ -778,7 +760,7 @@ def add_card(dashboard_id: int, body: AddCardBody, user: CurrentUser, db: DbSess
     return dashcard_json(db, dashcard, user)
 
 
-@router.put("/{dashboard_id}/cards")
+@router.put("/{dashboard_id}/cards", responses=shapes.ok(shapes.DashboardCards))
 def update_cards(
     dashboard_id: int, body: UpdateCardsBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
@@ -1096,7 +1078,7 @@ async def _export_parameters(request: Request) -> tuple[list[dict[str, Any]], bo
 
 @router.post(
     "/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query/{export_format}",
-    responses=shapes.DOWNLOAD,
+    responses=shapes.download(),
     openapi_extra=shapes.CARD_DOWNLOAD_BODY,
 )
 async def download_dashcard(
@@ -1203,7 +1185,7 @@ def list_embeddable_dashboards(
     return [{"name": d.name, "id": d.id} for d in db.scalars(embeddable)]
 
 
-@router.post("/{dashboard_id}/public_link")
+@router.post("/{dashboard_id}/public_link", responses=shapes.ok(shapes.PublicLink))
 def create_public_link(
     dashboard_id: int, admin: SuperUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, str]:

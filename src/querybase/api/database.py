@@ -298,7 +298,7 @@ def _virtual_schema_tables(db: DbSession, user: User, card_type: str, schema: st
     return [virtual_table(db, c, fields=False) for c in cards if c.collection_id in wanted]
 
 
-@router.get(f"/{SAVED_QUESTIONS_DB_ID}/metadata")
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/metadata", responses=shapes.ok(shapes.SavedQuestionsMetadata))
 def get_saved_questions_metadata(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The Saved Questions database with its saved questions as tables, with their fields."""
     return saved_questions_database(db, user, include_tables=True, fields=True)
@@ -310,7 +310,7 @@ def list_saved_questions_schemas(user: CurrentUser, db: DbSession) -> list[str]:
     return _virtual_schemas(db, user, "question")
 
 
-@router.get(f"/{SAVED_QUESTIONS_DB_ID}/schema/{{schema}}")
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/schema/{{schema}}", responses=shapes.ok(list[shapes.VirtualTable]))
 def list_saved_questions_schema_tables(schema: str, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """The saved questions of one collection (by name) as tables."""
     return _virtual_schema_tables(db, user, "question", schema)
@@ -322,13 +322,16 @@ def list_saved_models_schemas(user: CurrentUser, db: DbSession) -> list[str]:
     return _virtual_schemas(db, user, "model")
 
 
-@router.get(f"/{SAVED_QUESTIONS_DB_ID}/datasets/{{schema}}")
+@router.get(f"/{SAVED_QUESTIONS_DB_ID}/datasets/{{schema}}", responses=shapes.ok(list[shapes.VirtualTable]))
 def list_saved_models_schema_tables(schema: str, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """The models of one collection (by name) as tables."""
     return _virtual_schema_tables(db, user, "model", schema)
 
 
-@router.post("", responses={402: {"description": "A database cache TTL is a paid feature."}})
+@router.post(
+    "",
+    responses={**shapes.ok(shapes.Database), 402: {"description": "A database cache TTL is a paid feature."}},
+)
 def create_database(
     body: CreateDatabaseBody,
     request: Request,
@@ -366,7 +369,7 @@ def add_database(db: DbSession, body: CreateDatabaseBody, *, creator: User) -> D
     return database
 
 
-@router.post("/validate")
+@router.post("/validate", responses=shapes.ok(shapes.Validity))
 def validate_database(body: ValidateBody, admin: SuperUser) -> dict[str, Any]:
     """Test connection details without saving: the details with `"valid": true`, or the error with
     `"valid": false` (always 200, as in Metabase)."""
@@ -377,7 +380,7 @@ def validate_database(body: ValidateBody, admin: SuperUser) -> dict[str, Any]:
     return {**body.details.details, "valid": True}
 
 
-@router.post("/sample_database")
+@router.post("/sample_database", responses=shapes.ok(shapes.Database))
 def add_sample_database(
     request: Request, background: BackgroundTasks, admin: SuperUser, db: DbSession
 ) -> dict[str, Any]:
@@ -405,7 +408,7 @@ def get_database(
     return data
 
 
-@router.put("/{database_id}")
+@router.put("/{database_id}", responses=shapes.ok(shapes.Database))
 def update_database(
     database_id: int, body: UpdateDatabaseBody, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
@@ -492,7 +495,7 @@ def get_metadata(
     }
 
 
-@router.get("/{database_id}/fields")
+@router.get("/{database_id}/fields", responses=shapes.ok(list[shapes.DatabaseField]))
 def list_database_fields(database_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """Every field of the database that is neither sensitive nor retired and that the user may see, with its
     table's name."""
@@ -519,7 +522,7 @@ def list_database_fields(database_id: int, user: CurrentUser, db: DbSession) -> 
     ]
 
 
-@router.get("/{database_id}/idfields")
+@router.get("/{database_id}/idfields", responses=shapes.ok(list[shapes.IdField]))
 def list_id_fields(database_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     """The primary-key fields of the database's active tables that the user may see, each with its table, by
     table name."""
@@ -546,7 +549,7 @@ def list_schemas(database_id: int, user: CurrentUser, db: DbSession) -> list[str
     return sorted(s for s in schemas if checks.can_read_schema(db, user, database_id, s))
 
 
-@router.get("/{database_id}/schema/{schema}")
+@router.get("/{database_id}/schema/{schema}", responses=shapes.ok(list[shapes.Table]))
 def list_schema_tables(
     database_id: int, schema: str, user: CurrentUser, db: DbSession
 ) -> list[dict[str, Any]]:
@@ -564,8 +567,8 @@ def _schema_tables(db: DbSession, user: User, database_id: int, schema: str) -> 
     return [table_json(t) for t in tables]
 
 
-@router.get("/{database_id}/schema/")
-@router.get("/{database_id}/schema")
+@router.get("/{database_id}/schema/", responses=shapes.ok(list[shapes.Table]))
+@router.get("/{database_id}/schema", responses=shapes.ok(list[shapes.Table]))
 def list_schemaless_tables(
     database_id: int, user: CurrentUser, db: DbSession, schema: str | None = None
 ) -> list[dict[str, Any]]:
@@ -630,7 +633,7 @@ def autocomplete_suggestions(
     return suggestions
 
 
-@router.post("/{database_id}/sync_schema")
+@router.post("/{database_id}/sync_schema", responses=shapes.ok(shapes.Status))
 def sync_schema(
     database_id: int, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, str]:
@@ -644,7 +647,7 @@ def sync_schema(
     return {"status": "ok"}
 
 
-@router.post("/{database_id}/rescan_values")
+@router.post("/{database_id}/rescan_values", responses=shapes.ok(shapes.Status))
 def rescan_values(
     database_id: int, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, str]:
@@ -654,7 +657,7 @@ def rescan_values(
     return {"status": "ok"}
 
 
-@router.post("/{database_id}/discard_values")
+@router.post("/{database_id}/discard_values", responses=shapes.ok(shapes.Status))
 def discard_values(database_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
     """Forget the cached values of every field of the database."""
     _writable(db, database_id, user)
@@ -664,7 +667,7 @@ def discard_values(database_id: int, user: CurrentUser, db: DbSession) -> dict[s
     return {"status": "ok"}
 
 
-@router.post("/{database_id}/dismiss_spinner")
+@router.post("/{database_id}/dismiss_spinner", responses=shapes.ok(shapes.Status))
 def dismiss_spinner(database_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
     """Mark the initial sync of the database and its tables complete, as an admin may do for a sync that
     never finishes."""

@@ -143,7 +143,7 @@ def run_query(
     return JSONResponse(run_to_json(db, ctx, query, "ad-hoc"), status_code=202)
 
 
-@router.post("/native")
+@router.post("/native", responses=shapes.ok(shapes.NativeForm))
 def compile_native(
     user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def _table_ids(inner: Any) -> set[int]:
     return ids
 
 
-@router.post("/query_metadata")
+@router.post("/query_metadata", responses=shapes.ok(shapes.QueryMetadata))
 def get_query_metadata(
     user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
@@ -236,8 +236,7 @@ def _parameter_values(
     else:
         values, seen, more = [], set(), False
         for field_id in body.field_ids or []:
-            # Ids are 32-bit columns: a larger one names no field (and SQLite cannot even compare it).
-            field = db.get(Field, field_id) if field_id < 2**31 else None
+            field = db.get(Field, field_id)
             if field is None:
                 continue
             if user is not None:
@@ -268,7 +267,7 @@ def search_parameter_values(
     return _parameter_values(db, body, query, user)
 
 
-@router.post("/{export_format}", responses=shapes.DOWNLOAD, openapi_extra=shapes.QUERY_DOWNLOAD_BODY)
+@router.post("/{export_format}", responses=shapes.download(), openapi_extra=shapes.QUERY_DOWNLOAD_BODY)
 async def download_query(
     export_format: str, request: Request, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> Response:

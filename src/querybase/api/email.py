@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from querybase.api import shapes
 from querybase.api.deps import DbSession, OptionalUser, SettingsDep
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import Int, String
@@ -57,7 +58,7 @@ class EmailSettingsBody(BaseModel):
     username: Annotated[String | None, Field(alias=USERNAME)] = None
 
 
-@router.put("")
+@router.put("", responses=shapes.ok(shapes.EmailSettings))
 def update_email_settings(
     body: EmailSettingsBody, admin: EmailAdmin, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def clear_email_settings(admin: EmailAdmin, db: DbSession, settings: SettingsDep
     return Response(status_code=204)
 
 
-@router.post("/test")
+@router.post("/test", responses=shapes.ok(shapes.Ok))
 def send_test_email(admin: EmailAdmin, db: DbSession, settings: SettingsDep) -> dict[str, bool]:
     """Send a plain-text test mail to the calling admin: `{"ok": true}`, or the 400 `PUT` would give."""
     if not (settings.get(HOST) and settings.get(PORT)):

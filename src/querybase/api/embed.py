@@ -170,7 +170,7 @@ def card_answer(
     return JSONResponse(public_result(answer, applied, settings), status_code=202)
 
 
-@router.get("/card/{token}")
+@router.get("/card/{token}", responses=shapes.ok(shapes.PublicCard))
 def get_embedded_card(token: str, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """An embedded question: its name, display and the parameters a viewer may set."""
     return card_view(db, settings, unsign(token, settings), preview=False)
@@ -184,7 +184,7 @@ def run_embedded_card(token: str, request: Request, db: DbSession, settings: Set
     return card_answer(db, settings, claims, viewer, preview=False)
 
 
-@router.get("/card/{token}/query/{export_format}", responses=shapes.DOWNLOAD)
+@router.get("/card/{token}/query/{export_format}", responses=shapes.download(failure_status=200))
 def download_embedded_card(
     token: str,
     export_format: str,
@@ -225,7 +225,7 @@ def card_values(
     return card_param_values(db, card, param_key, prefix)
 
 
-@router.get("/card/{token}/params/{param_key}/values")
+@router.get("/card/{token}/params/{param_key}/values", responses=shapes.ok(shapes.ParameterValues))
 def embedded_card_param_values(
     token: str, param_key: str, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -233,7 +233,7 @@ def embedded_card_param_values(
     return card_values(db, settings, unsign(token, settings), param_key, None)
 
 
-@router.get("/card/{token}/params/{param_key}/search/{prefix}")
+@router.get("/card/{token}/params/{param_key}/search/{prefix}", responses=shapes.ok(shapes.ParameterValues))
 def search_embedded_card_param_values(
     token: str, param_key: str, prefix: str, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -330,7 +330,7 @@ def param_values(
     return dashboard_param_values(db, dashboard.id, param_key, prefix)
 
 
-@router.get("/dashboard/{token}")
+@router.get("/dashboard/{token}", responses=shapes.ok(shapes.PublicDashboard))
 def get_embedded_dashboard(token: str, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """An embedded dashboard: its layout, cards and the parameters a viewer may set."""
     return dashboard_view(db, settings, unsign(token, settings), preview=False)
@@ -351,7 +351,8 @@ def run_embedded_dashcard(
 
 
 @router.get(
-    "/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}/{export_format}", responses=shapes.DOWNLOAD
+    "/dashboard/{token}/dashcard/{dashcard_id}/card/{card_id}/{export_format}",
+    responses=shapes.download(failure_status=200),
 )
 def download_embedded_dashcard(
     token: str,
@@ -375,7 +376,7 @@ def download_embedded_dashcard(
     return download_answer(download, sent, settings)
 
 
-@router.get("/dashboard/{token}/params/{param_key}/values")
+@router.get("/dashboard/{token}/params/{param_key}/values", responses=shapes.ok(shapes.ParameterValues))
 def embedded_param_values(
     token: str, param_key: str, request: Request, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -384,7 +385,9 @@ def embedded_param_values(
     return param_values(db, settings, claims, request, param_key, None, preview=False)
 
 
-@router.get("/dashboard/{token}/params/{param_key}/search/{prefix}")
+@router.get(
+    "/dashboard/{token}/params/{param_key}/search/{prefix}", responses=shapes.ok(shapes.ParameterValues)
+)
 def search_embedded_param_values(
     token: str, param_key: str, prefix: str, request: Request, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:

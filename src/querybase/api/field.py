@@ -174,7 +174,7 @@ def field_values_json(db: DbSession, field: Field) -> dict[str, Any]:
     return _values_json(field, row)
 
 
-@router.post("/{field_id}/values")
+@router.post("/{field_id}/values", responses=shapes.ok(shapes.Status))
 def set_field_values(
     field_id: int, body: FieldValuesBody, user: CurrentUser, db: DbSession
 ) -> dict[str, str]:
@@ -196,7 +196,7 @@ def set_field_values(
     return {"status": "success"}
 
 
-@router.post("/{field_id}/discard_values")
+@router.post("/{field_id}/discard_values", responses=shapes.ok(shapes.Status))
 def discard_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
     """Forget a field's cached values."""
     field = _writable(db, field_id, user)
@@ -205,7 +205,7 @@ def discard_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dic
     return {"status": "success"}
 
 
-@router.post("/{field_id}/rescan_values")
+@router.post("/{field_id}/rescan_values", responses=shapes.ok(shapes.Status))
 def rescan_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
     """Refresh a field's cached values now."""
     field = _writable(db, field_id, user)
@@ -217,7 +217,7 @@ def rescan_field_values(field_id: int, user: CurrentUser, db: DbSession) -> dict
     return {"status": "success"}
 
 
-@router.get("/{field_id}/summary")
+@router.get("/{field_id}/summary", responses=shapes.ok(shapes.FieldSummary))
 def get_field_summary(field_id: int, user: CurrentUser, db: DbSession) -> list[list[Any]]:
     """`[["count", rows], ["distincts", distinct values]]` of the field's table."""
     field = checks.readable_field(db, user, field_id)
@@ -232,7 +232,7 @@ def get_field_summary(field_id: int, user: CurrentUser, db: DbSession) -> list[l
     return [["count", count], ["distincts", distinct]]
 
 
-@router.get("/{field_id}/search/{search_field_id}")
+@router.get("/{field_id}/search/{search_field_id}", responses=shapes.ok(shapes.FieldSearchValues))
 def search_field_values(
     field_id: int,
     search_field_id: int,

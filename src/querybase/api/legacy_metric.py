@@ -123,7 +123,7 @@ def update_metric_endpoint(
     return hydrated(db, update_metric(db, metric_id, body, admin))
 
 
-@router.put("/{metric_id}/important_fields")
+@router.put("/{metric_id}/important_fields", responses=shapes.ok(shapes.Success))
 def set_important_fields(
     metric_id: int, body: ImportantFieldsBody, admin: SuperUser, db: DbSession
 ) -> dict[str, bool]:
@@ -144,13 +144,13 @@ def archive_metric(
     return Response(status_code=204)
 
 
-@router.get("/{metric_id}/revisions")
+@router.get("/{metric_id}/revisions", responses=shapes.ok(list[shapes.Revision]))
 def metric_revisions(metric_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
     readable_metric(db, user, metric_id)
     return revisions_json(db, MODEL, metric_id)
 
 
-@router.post("/{metric_id}/revert")
+@router.post("/{metric_id}/revert", responses=shapes.ok(shapes.Revision))
 def revert_metric(metric_id: int, body: RevertMetricBody, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """Restore a metric to one of its revisions."""
     return revert(db, admin, "legacy-metric", metric_id, body.revision_id)

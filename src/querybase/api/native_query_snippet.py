@@ -72,8 +72,7 @@ def check_name_free(db: Session, name: str) -> None:
 
 def check_collection(db: Session, collection_id: int | None) -> None:
     if collection_id is not None:
-        # Ids are 32-bit columns: a larger one names no collection (and SQLite cannot even compare it).
-        check_404(db.get(Collection, collection_id) if collection_id < 2**31 else None)
+        check_404(db.get(Collection, collection_id))
 
 
 @router.get("", responses=shapes.ok(list[shapes.Snippet]))

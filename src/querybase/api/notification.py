@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from querybase.api import shapes
 from querybase.api.card import may_read
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
@@ -366,7 +367,7 @@ def unsubscribe_user(db: Session, user: User, notification_id: int) -> None:
 # --- Endpoints --------------------------------------------------------------------------------------------
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.Notification]))
 def list_all(
     user: CurrentUser,
     db: DbSession,
@@ -391,7 +392,7 @@ def list_all(
     return [notification_json(db, n) for n in found]
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.Notification))
 def create(body: NotificationBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Create an alert on a card the user may read; it is created by the caller."""
     _check_body(db, body)
@@ -428,7 +429,7 @@ def send_unsaved(body: NotificationBody, user: CurrentUser, db: DbSession, setti
     return Response(status_code=204)
 
 
-@router.post("/unsubscribe")
+@router.post("/unsubscribe", responses=shapes.ok(shapes.Unsubscribed))
 def unsubscribe_link(body: UnsubscribeBody, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """Take a raw email address off a notification's handler, from the link in its email."""
     handler = _checked_handler(db, body, settings)
@@ -439,7 +440,7 @@ def unsubscribe_link(body: UnsubscribeBody, db: DbSession, settings: SettingsDep
     return {"status": "success", "title": _title(db, handler)}
 
 
-@router.post("/unsubscribe/undo")
+@router.post("/unsubscribe/undo", responses=shapes.ok(shapes.Unsubscribed))
 def undo_unsubscribe_link(body: UnsubscribeBody, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """Put an address back on the handler it was just taken off."""
     handler = _checked_handler(db, body, settings)
@@ -453,14 +454,14 @@ def undo_unsubscribe_link(body: UnsubscribeBody, db: DbSession, settings: Settin
     return {"status": "success", "title": _title(db, handler)}
 
 
-@router.get("/{notification_id}")
+@router.get("/{notification_id}", responses=shapes.ok(shapes.Notification))
 def get_one(notification_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     notification = get_notification(db, notification_id)
     check_403(can_read(db, user, notification))
     return notification_json(db, notification)
 
 
-@router.put("/{notification_id}")
+@router.put("/{notification_id}", responses=shapes.ok(shapes.Notification))
 def update(notification_id: int, body: NotificationBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Change a notification: `active`, the payload's condition, and (when sent) its subscriptions and
     handlers, matched by `id`. Only admins may give it another creator."""

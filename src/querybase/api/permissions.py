@@ -101,25 +101,32 @@ def _check_name_free(db: DbSession, name: str) -> None:
         raise BadRequest(DUPLICATE_GROUP)
 
 
-@router.get("/graph")
+@router.get("/graph", responses=shapes.ok(shapes.PermissionsGraph))
 def get_graph(admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """The data permissions graph of every group and database."""
     return json_graph(api_graph(db))
 
 
-@router.get("/graph/db/{db_id}")
+@router.get("/graph/db/{db_id}", responses=shapes.ok(shapes.PermissionsGraph))
 def get_database_graph(db_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """The data permissions graph of one database."""
     return json_graph(api_graph(db, database_id=db_id))
 
 
-@router.get("/graph/group/{group_id}")
+@router.get("/graph/group/{group_id}", responses=shapes.ok(shapes.PermissionsGraph))
 def get_group_graph(group_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """The data permissions graph of one group."""
     return json_graph(api_graph(db, group_id=group_id))
 
 
-@router.put("/graph", responses={409: {"description": "The graph changed since it was read."}})
+@router.put(
+    "/graph",
+    responses={
+        **shapes.ok(shapes.PermissionsGraphUpdate),
+        402: {"description": "Sandboxes and connection impersonations are paid features."},
+        409: {"description": "The graph changed since it was read."},
+    },
+)
 def put_graph(
     admin: SuperUser,
     db: DbSession,
@@ -157,7 +164,7 @@ def list_groups(
     return [_group_json(g, counts.get(g.id, 0)) for g in db.scalars(statement)]
 
 
-@router.get("/group/{group_id}", responses=shapes.ok(shapes.Group))
+@router.get("/group/{group_id}", responses=shapes.ok(shapes.GroupDetail))
 def get_group(group_id: int, admin: SuperUser, db: DbSession) -> dict[str, Any]:
     """A group and its active members."""
     group = check_404(db.get(PermissionsGroup, group_id))
@@ -205,7 +212,7 @@ def delete_group(group_id: int, admin: SuperUser, db: DbSession) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/membership")
+@router.get("/membership", responses=shapes.ok(dict[str, list[shapes.Membership]]))
 def list_memberships(admin: SuperUser, db: DbSession) -> dict[str, list[dict[str, Any]]]:
     """Every membership, grouped by user id."""
     result: dict[str, list[dict[str, Any]]] = {}
@@ -221,14 +228,20 @@ def list_memberships(admin: SuperUser, db: DbSession) -> dict[str, list[dict[str
     return result
 
 
-@router.post("/membership", responses={402: {"description": "Group managers are a paid feature."}})
+@router.post(
+    "/membership",
+    responses={
+        **shapes.ok(list[shapes.GroupMember]),
+        402: {"description": "Group managers are a paid feature."},
+    },
+)
 def create_membership(body: MembershipBody, admin: SuperUser, db: DbSession) -> list[dict[str, Any]]:
     """Add a user to a group; answers with the group's members. Joining Administrators makes an admin."""
     if body.is_group_manager:
         raise PaymentRequired(GROUP_MANAGERS_NEED_EE)
     # Ids are 32-bit columns: a larger one names nothing (and SQLite cannot even compare it).
-    group = check_404(db.get(PermissionsGroup, body.group_id) if body.group_id < 2**31 else None)
-    user = check_404(db.get(User, body.user_id) if body.user_id < 2**31 else None)
+    group = check_404(db.get(PermissionsGroup, body.group_id))
+    user = check_404(db.get(User, body.user_id))
     if group.id == ALL_USERS_GROUP_ID:
         raise BadRequest(ALL_USERS_LOCKED)
     add_membership(db, user, group.id)
@@ -236,7 +249,11 @@ def create_membership(body: MembershipBody, admin: SuperUser, db: DbSession) -> 
 
 
 @router.put(
-    "/membership/{membership_id}", responses={402: {"description": "Group managers are a paid feature."}}
+    "/membership/{membership_id}",
+    responses={
+        **shapes.ok(shapes.MembershipRecord),
+        402: {"description": "Group managers are a paid feature."},
+    },
 )
 def update_membership(membership_id: int, body: MembershipUpdateBody, user: CurrentUser) -> dict[str, Any]:
     """Group managers are an Enterprise feature: Metabase's open-source edition answers 402, to anyone

@@ -26,7 +26,7 @@ def _claims(token: str, settings: Settings) -> dict[str, Any]:
     return unsign(token, settings)
 
 
-@router.get("/card/{token}")
+@router.get("/card/{token}", responses=shapes.ok(shapes.PublicCard))
 def preview_card(token: str, admin: SuperUser, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """The embedded question as viewers would see it."""
     return embed.card_view(db, settings, _claims(token, settings), preview=True)
@@ -42,7 +42,7 @@ def preview_card_query(
     return embed.card_answer(db, settings, claims, viewer, preview=True)
 
 
-@router.get("/dashboard/{token}")
+@router.get("/dashboard/{token}", responses=shapes.ok(shapes.PublicDashboard))
 def preview_dashboard(token: str, admin: SuperUser, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """The embedded dashboard as viewers would see it."""
     return embed.dashboard_view(db, settings, _claims(token, settings), preview=True)
@@ -68,7 +68,7 @@ def preview_dashcard(
     return embed.dashcard_answer(db, settings, claims, viewer, (dashcard_id, card_id), preview=True)
 
 
-@router.get("/dashboard/{token}/params/{param_key}/values")
+@router.get("/dashboard/{token}/params/{param_key}/values", responses=shapes.ok(shapes.ParameterValues))
 def preview_param_values(
     token: str, param_key: str, request: Request, admin: SuperUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -77,7 +77,9 @@ def preview_param_values(
     return embed.param_values(db, settings, claims, request, param_key, None, preview=True)
 
 
-@router.get("/dashboard/{token}/params/{param_key}/search/{prefix}")
+@router.get(
+    "/dashboard/{token}/params/{param_key}/search/{prefix}", responses=shapes.ok(shapes.ParameterValues)
+)
 def preview_search_param_values(
     token: str,
     param_key: str,

@@ -325,7 +325,7 @@ def _shared_dashboard(db: Session, settings: Settings, uuid: str) -> Dashboard:
 # --- Cards --------------------------------------------------------------------------------------------------
 
 
-@router.get("/card/{uuid}")
+@router.get("/card/{uuid}", responses=shapes.ok(shapes.PublicCard))
 def get_public_card(uuid: str, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """A publicly shared question: its name, description, display and parameters."""
     return public_card_json(db, _shared_card(db, settings, uuid))
@@ -343,7 +343,7 @@ def run_public_card(
     return JSONResponse(public_result(answer, applied, settings), status_code=202)
 
 
-@router.get("/card/{uuid}/query/{export_format}", responses=shapes.DOWNLOAD)
+@router.get("/card/{uuid}/query/{export_format}", responses=shapes.download(failure_status=200))
 def download_public_card(
     uuid: str,
     export_format: str,
@@ -364,7 +364,7 @@ def download_public_card(
     return download_answer(download, applied, settings)
 
 
-@router.get("/card/{uuid}/params/{param_key}/values")
+@router.get("/card/{uuid}/params/{param_key}/values", responses=shapes.ok(shapes.ParameterValues))
 def public_card_param_values(
     uuid: str, param_key: str, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -372,7 +372,7 @@ def public_card_param_values(
     return card_param_values(db, _shared_card(db, settings, uuid), param_key, None)
 
 
-@router.get("/card/{uuid}/params/{param_key}/search/{query}")
+@router.get("/card/{uuid}/params/{param_key}/search/{query}", responses=shapes.ok(shapes.ParameterValues))
 def search_public_card_param_values(
     uuid: str, param_key: str, query: str, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -383,7 +383,7 @@ def search_public_card_param_values(
 # --- Dashboards ---------------------------------------------------------------------------------------------
 
 
-@router.get("/dashboard/{uuid}")
+@router.get("/dashboard/{uuid}", responses=shapes.ok(shapes.PublicDashboard))
 def get_public_dashboard(uuid: str, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """A publicly shared dashboard: its layout, parameters and cards."""
     return public_dashboard_json(db, _shared_dashboard(db, settings, uuid))
@@ -415,7 +415,7 @@ def run_public_dashcard(
 
 @router.post(
     "/dashboard/{uuid}/dashcard/{dashcard_id}/card/{card_id}/{export_format}",
-    responses=shapes.DOWNLOAD,
+    responses=shapes.download(failure_status=200),
     openapi_extra=shapes.CARD_DOWNLOAD_BODY,
 )
 async def download_public_dashcard(
@@ -456,7 +456,7 @@ def _download_dashcard(
     return download_answer(download, parameters, settings)
 
 
-@router.get("/dashboard/{uuid}/params/{param_key}/values")
+@router.get("/dashboard/{uuid}/params/{param_key}/values", responses=shapes.ok(shapes.ParameterValues))
 def public_dashboard_param_values(
     uuid: str, param_key: str, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -465,7 +465,9 @@ def public_dashboard_param_values(
     return dashboard_param_values(db, dashboard.id, param_key, None)
 
 
-@router.get("/dashboard/{uuid}/params/{param_key}/search/{query}")
+@router.get(
+    "/dashboard/{uuid}/params/{param_key}/search/{query}", responses=shapes.ok(shapes.ParameterValues)
+)
 def search_public_dashboard_param_values(
     uuid: str, param_key: str, query: str, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -481,7 +483,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-@router.get("/oembed")
+@router.get("/oembed", responses=shapes.ok(shapes.OEmbed))
 def oembed(
     settings: SettingsDep,
     url: Annotated[NonBlankString, Query()],

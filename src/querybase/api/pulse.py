@@ -318,7 +318,7 @@ def _check_parameters(parameters: list[dict[str, Any]] | None) -> None:
 # --- Endpoints --------------------------------------------------------------------------------------------
 
 
-@router.get("")
+@router.get("", responses=shapes.ok(list[shapes.ShownPulse]))
 def list_pulses(
     user: CurrentUser,
     db: DbSession,
@@ -354,7 +354,7 @@ def list_pulses(
     return [_shown(db, user, pulse) for pulse in pulses]
 
 
-@router.post("")
+@router.post("", responses=shapes.ok(shapes.PulseDetail))
 def create_pulse(body: CreatePulseBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Create a subscription: the user must read its cards, and its dashboard (or for a pulse of cards,
     curate its collection). Its collection is its dashboard's."""
@@ -385,7 +385,7 @@ def create_pulse(body: CreatePulseBody, user: CurrentUser, db: DbSession) -> dic
     return pulse_json(db, pulse)
 
 
-@router.get("/form_input")
+@router.get("/form_input", responses=shapes.ok(shapes.PulseFormInput))
 def form_input(user: CurrentUser, settings: SettingsDep) -> dict[str, Any]:
     """The channel types a subscription can use, and whether each is set up (querybase sends email only)."""
     schedules = list(SCHEDULE_TYPES)
@@ -435,14 +435,14 @@ def _html_page(body: str) -> HTMLResponse:
     return HTMLResponse(f'<!DOCTYPE html>\n<html><body style="margin: 0;">{body}</body></html>')
 
 
-@router.get("/preview_card/{card_id}", responses=shapes.HTML)
+@router.get("/preview_card/{card_id}", response_class=HTMLResponse, responses=shapes.HTML)
 def preview_card(card_id: int, user: CurrentUser, db: DbSession, settings: SettingsDep) -> Response:
     """The card's results as a subscription email shows them (HTML)."""
     part = _preview_part(db, user, settings, card_id)
     return _html_page(card_html(part, site_root(settings.get("site-url"))))
 
 
-@router.get("/preview_card_info/{card_id}")
+@router.get("/preview_card_info/{card_id}", responses=shapes.ok(shapes.PulseCardPreview))
 def preview_card_info(
     card_id: int, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -463,7 +463,7 @@ def preview_card_info(
     }
 
 
-@router.get("/preview_dashboard/{dashboard_id}", responses=shapes.HTML)
+@router.get("/preview_dashboard/{dashboard_id}", response_class=HTMLResponse, responses=shapes.HTML)
 def preview_dashboard(dashboard_id: int, user: CurrentUser, db: DbSession, settings: SettingsDep) -> Response:
     """The dashboard as its subscription email shows it (HTML), run as the caller."""
     dashboard = check_404(db.get(Dashboard, dashboard_id))
@@ -475,7 +475,7 @@ def preview_dashboard(dashboard_id: int, user: CurrentUser, db: DbSession, setti
     return _html_page(f"<h2>Backend Artifacts Preview for Dashboard {dashboard_id}</h2>{parts}")
 
 
-@router.post("/test")
+@router.post("/test", responses=shapes.ok(shapes.Ok))
 def test_pulse(
     body: CreatePulseBody, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -501,7 +501,7 @@ def test_pulse(
     return {"ok": True}
 
 
-@router.get("/{pulse_id}")
+@router.get("/{pulse_id}", responses=shapes.ok(shapes.ShownPulse))
 def get_pulse(pulse_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A subscription, for admins, its creator and its recipients."""
     pulse = check_404(db.get(Pulse, pulse_id))
@@ -509,7 +509,7 @@ def get_pulse(pulse_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]
     return _shown(db, user, pulse)
 
 
-@router.put("/{pulse_id}")
+@router.put("/{pulse_id}", responses=shapes.ok(shapes.PulseDetail))
 def update_pulse(pulse_id: int, body: UpdatePulseBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Change a subscription (archive it with `archived: true`); channels are matched by `id`."""
     pulse = check_404(db.get(Pulse, pulse_id))
@@ -592,7 +592,7 @@ def _unsubscribe_answer(db: Session, pulse_id: int) -> dict[str, Any]:
     return {"status": "success", "title": pulse.name if pulse is not None and not pulse.archived else None}
 
 
-@router.post("/unsubscribe")
+@router.post("/unsubscribe", responses=shapes.ok(shapes.Unsubscribed))
 def unsubscribe(body: UnsubscribeBody, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """Take a raw email address off a subscription, from the link in its email."""
     channel = _email_channel(db, body, settings)
@@ -603,7 +603,7 @@ def unsubscribe(body: UnsubscribeBody, db: DbSession, settings: SettingsDep) -> 
     return _unsubscribe_answer(db, body.pulse_id)
 
 
-@router.post("/unsubscribe/undo")
+@router.post("/unsubscribe/undo", responses=shapes.ok(shapes.Unsubscribed))
 def undo_unsubscribe(body: UnsubscribeBody, db: DbSession, settings: SettingsDep) -> dict[str, Any]:
     """Put an address back on a subscription it was just taken off."""
     channel = _email_channel(db, body, settings)

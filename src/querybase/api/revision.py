@@ -539,7 +539,7 @@ def list_revisions(entity: Entity, id: PositiveInt, user: CurrentUser, db: DbSes
     return revisions_json(db, MODEL_NAMES[type(instance)], id)
 
 
-@router.post("/revert")
+@router.post("/revert", responses=shapes.ok(shapes.Revision))
 def revert_endpoint(body: RevertBody, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """Restore an object to one of its revisions; the reversion becomes its newest revision."""
     return revert(db, user, body.entity, body.id, body.revision_id)

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, get_route_path
 from starlette.types import Receive, Scope, Send
 
-from querybase.api.schema import MISSING, MbType, received
+from querybase.api.schema import MISSING, MbType, is_long, parse_integer, received
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, Forbidden, NotFound
 from querybase.jsonutil import JSONResponse
 
@@ -107,8 +107,8 @@ class MetabaseRoute(APIRoute):
         errors: dict[str, Any] = {}
         specific: dict[str, Any] = {}
         for err in raw_errors:
-            where, *path = err["loc"]
-            path = [p for p in path if not isinstance(p, int)]
+            where, *loc = err["loc"]
+            path = [p for p in loc if not isinstance(p, int)]
             if not path:
                 continue
             mb_type, nullable, annotation = self._describe(where, path)
@@ -116,10 +116,17 @@ class MetabaseRoute(APIRoute):
             if nullable:
                 description = "nullable " + description
             value = err.get("input")
+            if where == "query" and annotation is int and is_long(number := parse_integer(str(value))):
+                value = number  # Metabase decodes a number from the query string before checking it
             if err["type"] == "missing":
                 explanation = [received(MISSING, None)]
             elif mb_type is not None:
                 explanation = mb_type.explain(value)
+            elif isinstance(loc[-1], int) and (item_type := _item_type(annotation)) is not None:
+                # One bad value of a list: malli explains it at its place, after a null for each before it.
+                _put_item(specific, path, loc[-1], item_type.explain(value))
+                _put(errors, path, description, first_wins=True)
+                continue
             else:
                 explanation = [received(err["msg"], value)]
             _put(errors, path, description, first_wins=True)
@@ -221,8 +228,8 @@ def _finishing(endpoint: Callable[..., Any], status_code: int | None) -> Callabl
 def _check_id(raw: str) -> None:
     """Metabase's id path parameters are positive integers in the route pattern itself: `/api/user/0`
     matches no route; an id too large for any row is simply not found."""
-    if raw.lstrip("-").isdigit():
-        value = int(raw)
+    value = parse_integer(raw)
+    if value is not None:
         if value < 1:
             raise NotFound(NO_SUCH_ENDPOINT)
         if value > _MAX_ID:
@@ -267,9 +274,19 @@ def _mb_type(metadata: list[Any]) -> MbType | None:
     return next((item for item in metadata if isinstance(item, MbType)), None)
 
 
+def _item_type(annotation: Any) -> MbType | None:
+    """The MbType of the values of a `list[...]` annotation, if they have one."""
+    if typing.get_origin(annotation) is not list:
+        return None
+    return _mb_type(_unwrap(typing.get_args(annotation)[0])[2])
+
+
 def _description(mb_type: MbType | None, annotation: Any) -> str:
     if mb_type is not None:
         return mb_type.description
+    item_type = _item_type(annotation)
+    if item_type is not None:
+        return f"sequence of {item_type.description}"  # malli's `[:sequential ...]`
     if _is_union(annotation):
         # Malli describes `[:or :boolean :string]` as "boolean, or string".
         parts = (_unwrap(arg) for arg in typing.get_args(annotation))
@@ -288,6 +305,21 @@ def describe_model(model: type[BaseModel]) -> str:
         optional = "" if field.is_required() else " (optional)"
         parts.append(f":{field.alias or name}{optional} -> <{'nullable ' if nullable else ''}{text}>")
     return "map where {" + ", ".join(parts) + "}"
+
+
+def _put_item(tree: dict[str, Any], path: list[str], index: int, explanation: list[str]) -> None:
+    """The explanation of the `index`-th value of the list at `path`, beside those of other values."""
+    node = tree
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    items = node.get(path[-1])
+    if not isinstance(items, list):
+        items = node[path[-1]] = []
+    items.extend([None] * (index + 1 - len(items)))
+    items[index] = explanation
 
 
 def _put(tree: dict[str, Any], path: list[str], value: Any, *, first_wins: bool) -> None:

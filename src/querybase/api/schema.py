@@ -96,9 +96,46 @@ def _password(value: str) -> str:
     return value
 
 
+# Metabase's integer schemas (`int?`, `pos-int?`, `:int`) take a Java long: a JSON integer past 64 bits is
+# read as a BigInteger, which none of them accepts, so such an id is a 400 like any other invalid value.
+# (Ids within 64 bits that no row has are the app database's to not find: see `db/engine.py`.)
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+
+
+def is_long(value: Any) -> bool:
+    """An integer Metabase can read as a Java long."""
+    return isinstance(value, int) and not isinstance(value, bool) and LONG_MIN <= value <= LONG_MAX
+
+
+def parse_integer(text: str) -> int | None:
+    """The integer `text` (a path segment, a query string value) spells in ASCII digits, a minus first
+    allowed; None for anything else. One of more than 20 significant digits, past any long, stands as
+    LONG_MAX + 1 (or LONG_MIN - 1): `int()` refuses thousands of digits, and no id is that long anyway."""
+    negative = text.startswith("-")
+    digits = text[1:] if negative else text
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    significant = digits.lstrip("0") or "0"
+    value = int(significant) if len(significant) <= 20 else LONG_MAX + 1
+    return -value if negative else value
+
+
+def long_int(value: int) -> int:
+    """The bound every integer type of a request has (an `AfterValidator`)."""
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise ValueError("integer")
+    return value
+
+
 def _positive(value: int) -> int:
-    if value <= 0:
+    if not 0 < value <= LONG_MAX:
         raise ValueError("value must be an integer greater than zero.")
+    return value
+
+
+def _non_negative(value: int) -> int:
+    if not 0 <= value <= LONG_MAX:
+        raise ValueError("integer greater than or equal to zero")
     return value
 
 
@@ -122,6 +159,11 @@ POSITIVE_INT = MbType(
     "value must be an integer greater than zero.",
     _explain_simple("value must be an integer greater than zero."),
 )
+# Metabase's IntGreaterThanOrEqualToZero, with its own words.
+NON_NEGATIVE_INT = MbType(
+    "value must be an integer greater or equal to than zero.",
+    _explain_simple("value must be an integer greater or equal to than zero."),
+)
 BOOLEAN_VALUE = MbType(
     "value must be a valid boolean string ('true' or 'false').",
     _explain_simple("value must be a valid boolean string ('true' or 'false')"),
@@ -129,6 +171,8 @@ BOOLEAN_VALUE = MbType(
 BOOLEAN = MbType("boolean", _explain_simple("should be a boolean"))
 STRING = MbType("string", _explain_simple("should be a string"))
 INT = MbType("value must be an integer.", _explain_simple("should be an integer"))
+# A bare `int?`/`:int` schema, which has no message of its own.
+INTEGER = MbType("integer", _explain_simple("should be an integer"))
 MAP = MbType("Value must be a map.", _explain_simple("Value must be a map."))
 
 NonBlankString = Annotated[
@@ -144,12 +188,14 @@ PositiveInt = Annotated[
     BeforeValidator(_strict_int),
     AfterValidator(_positive),
     POSITIVE_INT,
-    WithJsonSchema({"type": "integer", "minimum": 1}),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": LONG_MAX}),
 ]
+NonNegativeInt = Annotated[int, BeforeValidator(_strict_int), AfterValidator(_non_negative), NON_NEGATIVE_INT]
 BooleanValue = Annotated[bool, BeforeValidator(_boolean_value), BOOLEAN_VALUE]
 Boolean = Annotated[bool, BOOLEAN]
 String = Annotated[str, STRING]
-Int = Annotated[int, BeforeValidator(_strict_int), INT]
+Int = Annotated[int, BeforeValidator(_strict_int), AfterValidator(long_int), INT]
+Integer = Annotated[int, BeforeValidator(_strict_int), AfterValidator(long_int), INTEGER]
 Map = Annotated[dict[str, Any], MAP]
 
 
@@ -167,9 +213,6 @@ LOCALE = MbType(
 Locale = Annotated[str, AfterValidator(_locale), LOCALE]
 
 
-_INTEGER = re.compile(r"-?[0-9]+")
-
-
 def query_vector_of(item: Any) -> Any:
     """Metabase's `ms/QueryVectorOf`: a repeatable query parameter (`models=card&models=dashboard`), each
     value of type `item` (an annotation carrying its MbType). A bad value fails the whole parameter, which
@@ -183,9 +226,10 @@ def query_vector_of(item: Any) -> Any:
         try:
             adapter.validate_python(value)
         except ValidationError:
-            # Metabase decodes a number from the query string before checking it: `0` is received as 0.
-            number = integers and isinstance(value, str) and _INTEGER.fullmatch(value)
-            return item_type.explain(int(value) if number else value)
+            # Metabase decodes a number from the query string before checking it: `0` is received as 0
+            # (and one past a long stays the string it was).
+            number = parse_integer(value) if integers and isinstance(value, str) else None
+            return item_type.explain(number if is_long(number) else value)
         return None
 
     def check(values: Any) -> Any:

@@ -112,7 +112,7 @@ def create_session_endpoint(
     return {"id": token}
 
 
-@router.delete("", status_code=204)
+@router.delete("", status_code=204, responses={404: {"description": "No session to end."}})
 def delete_session_endpoint(request: Request, db: DbSession) -> Response:
     """Log out: forget the session and clear the cookies."""
     token = session_token(request)
@@ -168,7 +168,7 @@ class ResetPasswordBody(BaseModel):
     password: Password
 
 
-@router.post("/reset_password")
+@router.post("/reset_password", responses=shapes.ok(shapes.PasswordChanged))
 def reset_password(
     body: ResetPasswordBody,
     request: Request,
@@ -206,7 +206,7 @@ def reset_password(
     return {"success": True, "session_id": token}
 
 
-@router.get("/password_reset_token_valid")
+@router.get("/password_reset_token_valid", responses=shapes.ok(shapes.Validity))
 def password_reset_token_valid(
     token: NonBlankString, db: DbSession, settings: SettingsDep
 ) -> dict[str, bool]:
@@ -218,7 +218,7 @@ class PasswordCheckBody(BaseModel):
     password: Password
 
 
-@router.post("/password-check")
+@router.post("/password-check", responses=shapes.ok(shapes.Validity))
 def check_password(body: PasswordCheckBody) -> dict[str, bool]:
     """Whether a password meets the complexity rules in force: `{"valid": true}`, else the 400 that
     any endpoint taking a new password gives."""
@@ -229,7 +229,7 @@ class GoogleAuthBody(BaseModel):
     token: NonBlankString
 
 
-@router.post("/google_auth")
+@router.post("/google_auth", responses=shapes.ok(shapes.SessionId))
 def google_auth(body: GoogleAuthBody) -> None:
     """Google Sign-In. querybase has no Google client id setting, so it answers as Metabase does when
     none is configured."""
@@ -244,7 +244,7 @@ def readable_visibilities(user: User | None) -> set[Visibility]:
     return {Visibility.PUBLIC, Visibility.AUTHENTICATED}
 
 
-@router.get("/properties")
+@router.get("/properties", responses=shapes.ok(shapes.SessionProperties))
 def get_properties(user: OptionalUser, settings: SettingsDep) -> dict[str, Any]:
     """Every non-sensitive setting the caller may read, by key: the setup token and `has-user-setup`
     for anyone, more once logged in."""

@@ -84,7 +84,13 @@ def _writable_definition(key: str, user: User) -> SettingDef:
     return definition
 
 
-@router.get("/{key}")
+@router.get(
+    "/{key}",
+    responses={
+        **shapes.ok(shapes.SettingValue),
+        204: {"description": "The setting is at its default, or set by the environment."},
+    },
+)
 def get_setting(key: str, admin: SuperUser, settings: SettingsDep) -> Any:
     """One setting's value (bare JSON); no content when it is at its default or set by the environment."""
     definition = definition_of(key)

@@ -86,7 +86,7 @@ class ValidateBody(BaseModel):
     details: ValidateDetails
 
 
-@router.post("", responses=shapes.ok(shapes.SessionId))
+@router.post("", responses={**shapes.ok(shapes.SessionId), 403: {"description": "Not the setup token."}})
 def create_first_user(
     body: SetupBody,
     request: Request,
@@ -130,7 +130,9 @@ def create_first_user(
     return {"id": token}
 
 
-@router.post("/validate")
+@router.post(
+    "/validate", responses={**shapes.ok(shapes.Validity), 403: {"description": "Not the setup token."}}
+)
 def validate_setup_database(body: ValidateBody, db: DbSession) -> dict[str, bool]:
     """Test a database's connection details during setup (Metabase <= 0.49, as its API tutorial shows):
     `{"valid": true}`, or Metabase's 400 with the message. Refused once the instance is set up."""
@@ -154,7 +156,7 @@ def _task(title: str, description: str, link: str, *, completed: bool, triggered
     }
 
 
-@router.get("/admin_checklist")
+@router.get("/admin_checklist", responses=shapes.ok(list[shapes.ChecklistGroup]))
 def get_admin_checklist(
     request: Request, _admin: UnwrappedSuperUser, db: DbSession, settings: SettingsDep
 ) -> list[dict[str, Any]]:

@@ -233,7 +233,8 @@ def list_tables(user: CurrentUser, db: DbSession) -> list[dict[str, Any]]:
 
 
 @router.get(
-    "/card__{card_id}/query_metadata", responses={204: {"description": "No such card, or not readable."}}
+    "/card__{card_id}/query_metadata",
+    responses={**shapes.ok(shapes.CardTableMetadata), 204: {"description": "No such card, or not readable."}},
 )
 def get_card_query_metadata(card_id: PositiveInt, user: CurrentUser, db: DbSession) -> Any:
     """A saved question as a virtual table; an unknown or unreadable card answers nothing (204)."""
@@ -243,7 +244,7 @@ def get_card_query_metadata(card_id: PositiveInt, user: CurrentUser, db: DbSessi
     return card_query_metadata(db, card, user)
 
 
-@router.get("/card__{card_id}/fks")
+@router.get("/card__{card_id}/fks", responses=shapes.ok(list[shapes.ForeignKey]))
 def list_card_foreign_keys(card_id: PositiveInt, user: CurrentUser) -> list[Any]:
     """A virtual table has no foreign keys pointing at it."""
     return []
@@ -301,7 +302,7 @@ def get_query_metadata(
     )
 
 
-@router.get("/{table_id}/fks")
+@router.get("/{table_id}/fks", responses=shapes.ok(list[shapes.ForeignKey] | None))
 def list_foreign_keys(table_id: int, user: CurrentUser, db: DbSession) -> list[dict[str, Any]] | None:
     """The active foreign keys of active tables that point at this table's fields; null when the table
     has no fields."""
@@ -346,7 +347,7 @@ def list_foreign_keys(table_id: int, user: CurrentUser, db: DbSession) -> list[d
     return result
 
 
-@router.put("/{table_id}/fields/order")
+@router.put("/{table_id}/fields/order", responses=shapes.ok(shapes.Success))
 def reorder_fields(
     table_id: int, body: list[int] | FieldOrderBody, user: CurrentUser, db: DbSession
 ) -> dict[str, bool]:
@@ -366,7 +367,7 @@ def reorder_fields(
     return {"success": True}
 
 
-@router.post("/{table_id}/rescan_values")
+@router.post("/{table_id}/rescan_values", responses=shapes.ok(shapes.Status))
 def rescan_table_values(
     table_id: int, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, str]:
@@ -376,7 +377,7 @@ def rescan_table_values(
     return {"status": "success"}
 
 
-@router.post("/{table_id}/discard_values")
+@router.post("/{table_id}/discard_values", responses=shapes.ok(shapes.Status))
 def discard_table_values(table_id: int, user: CurrentUser, db: DbSession) -> dict[str, str]:
     """Forget the cached values of the table's fields."""
     table = writable_table(db, table_id, user)

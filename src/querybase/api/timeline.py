@@ -181,14 +181,14 @@ def create_timeline(body: CreateTimelineBody, user: CurrentUser, db: DbSession) 
     return timeline_row_json(timeline)
 
 
-@router.get("/collection/root")
+@router.get("/collection/root", responses=shapes.ok(list[shapes.Timeline]))
 def root_timelines(
     user: CurrentUser, db: DbSession, include: Include | None = None, archived: bool = False
 ) -> list[dict[str, Any]]:
     return collection_timelines(db, user, None, include=include, archived=archived)
 
 
-@router.get("/collection/{collection_id}")
+@router.get("/collection/{collection_id}", responses=shapes.ok(list[shapes.Timeline]))
 def timelines_of_collection(
     collection_id: int,
     user: CurrentUser,

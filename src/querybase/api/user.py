@@ -48,7 +48,7 @@ NO_AT_KEYS = "login attribute keys must not start with `@`"
 
 
 class GroupMembership(BaseModel):
-    id: int
+    id: PositiveInt
     is_group_manager: bool | None = None
 
 
@@ -321,7 +321,13 @@ def update_user(user_id: int, body: UpdateUserBody, user: CurrentUser, db: DbSes
     return _with_memberships(target)
 
 
-@router.put("/{user_id}/password")
+@router.put(
+    "/{user_id}/password",
+    responses={
+        **shapes.ok(shapes.PasswordChanged),
+        204: {"description": "An admin changed someone else's password."},
+    },
+)
 def update_password(
     user_id: int,
     body: PasswordBody,
@@ -376,7 +382,7 @@ def reactivate_user(user_id: int, admin: SuperUser, db: DbSession) -> dict[str, 
     return user_json(target)
 
 
-@router.put("/{user_id}/modal/{modal}")
+@router.put("/{user_id}/modal/{modal}", responses=shapes.ok(shapes.Success))
 def dismiss_modal(user_id: int, modal: str, user: CurrentUser, db: DbSession) -> dict[str, bool]:
     """Record that a user has seen the query-builder (`qbnewb`) or model (`datasetnewb`) introduction."""
     check_403(user.is_superuser or user.id == user_id)

@@ -2,17 +2,33 @@
 
 One `AppDB` per process. SQLite gets WAL mode, foreign keys and a busy timeout so that the API's
 threads (and several processes on one file) can share it; PostgreSQL and MySQL/MariaDB pool connections.
+
+Ids the app database cannot hold. Every id column is a 32-bit INTEGER, but an id from a request body, a
+query string or a stored JSON document (a query, a parameter, a permissions graph) can be any integer, and
+the drivers refuse some instead of finding nothing: PostgreSQL (psycopg casts each parameter to its
+column's type) past 32 bits, SQLite past 64. Metabase, whose JDBC parameters are Java longs compared with
+the columns, finds no row: 404 "Not found.", or nothing listed. (Its request schemas refuse what is past
+64 bits as a 400: `api/schema.py`.) So the guard sits where every id ends up, not at the ~200 places that
+look one up or filter by one, which could each forget it, nor in the request types alone, as ids also
+arrive in untyped JSON and in fields Metabase does not check:
+- `AppSession.get` answers None, without a query, for an identity its primary key column cannot hold;
+  the caller's own "not found" follows.
+- `_wide_integers_*` rewrite a statement whose integer parameter is past what its type holds, so that
+  it compares as a number (PostgreSQL: a wider cast; SQLite: a float): `==`, `in_()`, `!=` and the rest
+  then match what they should, no row has it. Writing such a value still fails, as it must.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import BigInteger, Connection, Engine, Integer, SmallInteger, create_engine, event, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from querybase.config import Config
 
@@ -23,11 +39,11 @@ class AppDB:
     def __init__(self, url: URL) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, class_=AppSession, expire_on_commit=False)
         # For requests that only read (GET): on SQLite they need not take the write lock, so they run
         # side by side instead of in turn; on every app DB a write in them is refused (see `make_engine`).
         self.read_sessions = sessionmaker(
-            self.engine.execution_options(qb_read_only=True), expire_on_commit=False
+            self.engine.execution_options(qb_read_only=True), class_=AppSession, expire_on_commit=False
         )
 
     @classmethod
@@ -44,6 +60,50 @@ class AppDB:
         self.engine.dispose()
 
 
+INT16 = (-(2**15), 2**15 - 1)
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _fits(value: Any, bounds: tuple[int, int]) -> bool:
+    """Whether `value` is no integer, or one within `bounds`."""
+    return type(value) is not int or bounds[0] <= value <= bounds[1]
+
+
+def _bounds(column_type: TypeEngine[Any]) -> tuple[int, int] | None:
+    if isinstance(column_type, BigInteger):
+        return INT64
+    if isinstance(column_type, SmallInteger):
+        return INT16
+    return INT32 if isinstance(column_type, Integer) else None
+
+
+def _may_exist(entity: Any, ident: Any) -> bool:
+    """False when a value of the identity is past the range of its primary key column."""
+    values = tuple(ident.values()) if isinstance(ident, dict) else ident
+    values = values if isinstance(values, (tuple, list)) else (values,)
+    if all(_fits(value, INT32) for value in values):  # most ids: no need to look at the key's types
+        return True
+    keys = inspect(entity).primary_key
+    if isinstance(ident, dict):
+        keys = tuple(next(column for column in keys if column.key == name) for name in ident)
+    for column, value in zip(keys, values, strict=False):
+        bounds = _bounds(column.type)
+        if bounds is not None and not _fits(value, bounds):
+            return False
+    return True
+
+
+class AppSession(Session):
+    """The app database's session (see the module's docstring on ids it cannot hold)."""
+
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        """None, without a query, for an identity no row can have."""
+        if not _may_exist(entity, ident):
+            return None
+        return super().get(entity, ident, **kwargs)
+
+
 def make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -58,14 +118,54 @@ def make_engine(url: URL) -> Engine:
         # a second app-DB transaction while its request's is open in the same thread. Read-only
         # transactions (GET requests) start deferred: WAL lets them read beside the writer.
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _wide_integers_sqlite, retval=True)
     else:
         options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
         if url.get_backend_name() == "mysql":
             options["pool_recycle"] = 3600
             url = url.update_query_dict({"charset": "utf8mb4"})
         engine = create_engine(url, **options)
+        if url.get_backend_name() == "postgresql":
+            event.listen(engine, "before_cursor_execute", _wide_integers_postgres, retval=True)
+        # MySQL/MariaDB compares any integer the driver sends with an INTEGER column.
     event.listen(engine, "before_cursor_execute", _refuse_writes_when_read_only)
     return engine
+
+
+# The casts psycopg's statements carry (`%(id_1)s::INTEGER`), and what each can hold.
+_PG_CASTS = {"SMALLINT": INT16, "INTEGER": INT32, "BIGINT": INT64}
+_PG_CAST = re.compile(r"%\((?P<name>[^)]+)\)s::(?P<cast>SMALLINT|INTEGER|BIGINT)\b")
+
+
+def _wide_integers_postgres(
+    _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+) -> tuple[str, Any]:
+    """A parameter out of its cast's range gets a wider cast (BIGINT, or NUMERIC past 64 bits), so
+    PostgreSQL compares it with the column (and finds nothing) instead of failing; a write of it
+    still fails, as nothing out of the column's range can be stored."""
+    if many or not isinstance(parameters, dict) or all(_fits(v, INT32) for v in parameters.values()):
+        return statement, parameters
+
+    def widen(match: re.Match[str]) -> str:
+        value = parameters.get(match["name"])
+        if _fits(value, _PG_CASTS[match["cast"]]):
+            return match[0]
+        return f"%({match['name']})s::{'BIGINT' if _fits(value, INT64) else 'NUMERIC'}"
+
+    return _PG_CAST.sub(widen, statement), parameters
+
+
+def _wide_integers_sqlite(
+    _conn: Connection, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+) -> tuple[str, Any]:
+    """SQLite's driver refuses an integer past 64 bits; as a float it compares with the column (and
+    equals none of its values). Only in SELECT and DELETE: in INSERT and UPDATE it may be a value to
+    store, which must keep failing (so an UPDATE filtering by such an id fails too)."""
+    if many or not isinstance(parameters, (tuple, list)) or all(_fits(v, INT64) for v in parameters):
+        return statement, parameters
+    if statement.lstrip()[:6].upper() not in ("SELECT", "DELETE"):
+        return statement, parameters
+    return statement, tuple(v if _fits(v, INT64) else float(v) for v in parameters)
 
 
 def _sqlite_begin(conn: Connection) -> None:
