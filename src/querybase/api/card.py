@@ -19,7 +19,16 @@ from querybase.api import shapes
 from querybase.api.dataset import failed_body, get_query_metadata, query_context, run_to_json
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute, form_or_json
-from querybase.api.schema import Boolean, Map, NonBlankString, PositiveInt, parse_integer, received
+from querybase.api.schema import (
+    Boolean,
+    Map,
+    NonBlankString,
+    PositiveInt,
+    PositiveInt16,
+    PositiveInt32,
+    parse_integer,
+    received,
+)
 from querybase.api.table import enum_type
 from querybase.embedding import check_embedding, check_public_sharing, share_publicly
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403, check_404, field_errors
@@ -71,9 +80,9 @@ class CreateCardBody(BaseModel):
     display: NonBlankString
     visualization_settings: Map
     collection_id: PositiveInt | None = None
-    collection_position: PositiveInt | None = None
+    collection_position: PositiveInt16 | None = None
     result_metadata: list[dict[str, Any]] | None = None
-    cache_ttl: PositiveInt | None = None
+    cache_ttl: PositiveInt32 | None = None
     dashboard_id: PositiveInt | None = None
     dashboard_tab_id: PositiveInt | None = None
     # Before 0.49 clients marked models with `dataset: true`.
@@ -94,9 +103,9 @@ class UpdateCardBody(BaseModel):
     embedding_params: dict[str, Literal["disabled", "enabled", "locked"]] | None = None
     embedding_type: str | None = None
     collection_id: PositiveInt | None = None
-    collection_position: PositiveInt | None = None
+    collection_position: PositiveInt16 | None = None
     result_metadata: list[dict[str, Any]] | None = None
-    cache_ttl: PositiveInt | None = None
+    cache_ttl: PositiveInt32 | None = None
     collection_preview: Boolean | None = None
     dashboard_id: PositiveInt | None = None
     dashboard_tab_id: PositiveInt | None = None
@@ -180,8 +189,10 @@ def _query_facts(db: Session, user: User, settings: Settings, query: dict[str, A
         while isinstance(inner.get("source-query"), dict):
             inner = inner["source-query"]
         source = inner.get("source-table")
-        if isinstance(source, int):
-            facts["table_id"] = source
+        if isinstance(source, int) and not isinstance(source, bool):
+            # A table that does not exist cannot be the card's (its column is a foreign key): the card
+            # is saved without one, as one built on a question that does not exist is.
+            facts["table_id"] = source if db.get(Table, source) is not None else None
         elif (
             isinstance(source, str)
             and source.startswith("card__")

@@ -21,6 +21,7 @@ from querybase.api.schema import (
     Int,
     Map,
     NonBlankString,
+    PageValue,
     PositiveInt,
     parse_integer,
     query_vector_of,
@@ -806,8 +807,8 @@ def root_items(
     sort_direction: SortDirection | None = None,
     official_collections_first: BooleanValue | None = None,
     show_dashboard_questions: BooleanValue | None = None,
-    limit: int | None = Query(None, ge=0),
-    offset: int | None = Query(None, ge=0),
+    limit: PageValue = None,
+    offset: PageValue = None,
 ) -> dict[str, Any]:
     """What sits at the root: items with no collection and top-level collections (not personal ones)."""
     return collection_items(
@@ -839,8 +840,8 @@ def items(
     sort_direction: SortDirection | None = None,
     official_collections_first: BooleanValue | None = None,
     show_dashboard_questions: BooleanValue | None = False,
-    limit: int | None = Query(None, ge=0),
-    offset: int | None = Query(None, ge=0),
+    limit: PageValue = None,
+    offset: PageValue = None,
 ) -> dict[str, Any]:
     """A collection's items; archived ones instead when asked, when the collection is archived, or in the
     Trash (which lists everything archived by itself)."""

@@ -25,12 +25,16 @@ from querybase.api.dataset import (
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute, form_or_json
 from querybase.api.schema import (
+    INT32_MAX,
     Int,
     Integer,
     MbType,
     NonBlankString,
-    NonNegativeInt,
+    NonNegativeInt32,
     PositiveInt,
+    PositiveInt16,
+    PositiveInt32,
+    parse_integer,
     pr_str,
     received,
 )
@@ -122,9 +126,9 @@ class CreateDashboardBody(BaseModel):
     name: NonBlankString = Field(None, validate_default=True)
     description: str | None = None
     parameters: Parameters | None = None
-    cache_ttl: PositiveInt | None = None
+    cache_ttl: PositiveInt32 | None = None
     collection_id: PositiveInt | None = None
-    collection_position: PositiveInt | None = None
+    collection_position: PositiveInt16 | None = None
 
 
 class DashcardBody(BaseModel):
@@ -133,10 +137,10 @@ class DashcardBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: Integer
-    size_x: PositiveInt
-    size_y: PositiveInt
-    row: NonNegativeInt
-    col: NonNegativeInt
+    size_x: PositiveInt32
+    size_y: PositiveInt32
+    row: NonNegativeInt32
+    col: NonNegativeInt32
     card_id: int | None = None
     dashboard_tab_id: int | None = None
     action_id: int | None = None
@@ -210,12 +214,12 @@ class UpdateDashboardBody(BaseModel):
     embedding_type: str | None = None
     embedding_params: dict[str, Any] | None = None
     parameters: Parameters | None = None
-    position: PositiveInt | None = None
+    position: PositiveInt32 | None = None
     width: Width | None = None
     archived: bool | None = None
     collection_id: PositiveInt | None = None
-    collection_position: PositiveInt | None = None
-    cache_ttl: PositiveInt | None = None
+    collection_position: PositiveInt16 | None = None
+    cache_ttl: PositiveInt32 | None = None
     auto_apply_filters: bool | None = None
     dashcards: Dashcards | None = None
     tabs: Tabs | None = None
@@ -234,12 +238,12 @@ class AddCardBody(BaseModel):
 
     card_id: int | None = None
     cardId: int | None = None
-    row: NonNegativeInt = 0
-    col: NonNegativeInt = 0
-    size_x: PositiveInt | None = None
-    size_y: PositiveInt | None = None
-    sizeX: PositiveInt | None = None
-    sizeY: PositiveInt | None = None
+    row: NonNegativeInt32 = 0
+    col: NonNegativeInt32 = 0
+    size_x: PositiveInt32 | None = None
+    size_y: PositiveInt32 | None = None
+    sizeX: PositiveInt32 | None = None
+    sizeY: PositiveInt32 | None = None
     dashboard_tab_id: int | None = None
     parameter_mappings: list[dict[str, Any]] | None = None
     series: list[dict[str, Any]] | None = None
@@ -250,7 +254,7 @@ class CopyBody(BaseModel):
     name: NonBlankString | None = None
     description: str | None = None
     collection_id: PositiveInt | None = None
-    collection_position: PositiveInt | None = None
+    collection_position: PositiveInt16 | None = None
     is_deep_copy: bool | None = False
 
 
@@ -295,10 +299,12 @@ _NON_NIL_KEYS = (
 
 def _dashboard(db: Session, dashboard_id: int | str) -> Dashboard:
     """A dashboard by id or by its 21-character entity id (404 otherwise)."""
-    if isinstance(dashboard_id, str) and not dashboard_id.isdigit():
-        found = db.scalar(select(Dashboard).where(Dashboard.entity_id == dashboard_id))
+    if isinstance(dashboard_id, int):
+        found = db.get(Dashboard, dashboard_id)
+    elif (number := parse_integer(dashboard_id)) is not None and dashboard_id.isdigit():
+        found = db.get(Dashboard, number)
     else:
-        found = db.get(Dashboard, int(dashboard_id))
+        found = db.scalar(select(Dashboard).where(Dashboard.entity_id == dashboard_id))
     return check_404(found)
 
 
@@ -387,7 +393,7 @@ def get_dashboard(
     dashboard_id: str, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:
     """A dashboard (by id or entity id) with its cards, tabs and parameter fields; a recent view of it."""
-    if not (dashboard_id.isdigit() or len(dashboard_id) == 21):
+    if not ((dashboard_id.isascii() and dashboard_id.isdigit()) or len(dashboard_id) == 21):
         raise NotFound(NO_SUCH_ENDPOINT)
     dashboard = _dashboard(db, dashboard_id)
     _check_readable(db, dashboard, user)
@@ -672,8 +678,16 @@ def _replace_cards(
             visualization_settings=card.visualization_settings,
             inline_parameters=card.inline_parameters,
             series=_series_ids(db, card.series, dashboard),
-            action_id=card.action_id,
+            action_id=_action_id(card.action_id),
         )
+
+
+def _action_id(action_id: int | None) -> int | None:
+    """The action a dashboard card runs, unchecked as Metabase's schema has it; but one past the 32 bits of
+    the column (and of every id) names no action: not found, rather than the app database's refusal."""
+    if action_id is not None and not -INT32_MAX - 1 <= action_id <= INT32_MAX:
+        raise NotFound()
+    return action_id
 
 
 def _update_dashcard(
@@ -696,7 +710,7 @@ def _update_dashcard(
     if "inline_parameters" in sent:
         dashcard.inline_parameters = card.inline_parameters or []
     if "action_id" in sent:
-        dashcard.action_id = card.action_id
+        dashcard.action_id = _action_id(card.action_id)
     if "series" in sent:
         _set_series(db, dashcard, _series_ids(db, card.series, dashboard))
     dashcard.updated_at = utcnow()

@@ -20,7 +20,7 @@ from querybase.api import shapes
 from querybase.api.card import may_read
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import EMAIL_RE, BooleanValue, PositiveInt
+from querybase.api.schema import EMAIL_RE, INT32_MAX, BooleanValue, PositiveInt
 from querybase.api.table import enum_type
 from querybase.delivery import send
 from querybase.email import MailError
@@ -254,6 +254,10 @@ def _subscription_values(body: SubscriptionBody) -> dict[str, Any]:
 
 
 def _handler_values(body: HandlerBody) -> dict[str, Any]:
+    # Channels and templates are not checked (querybase has none); one past the 32 bits of every id names
+    # none: not found, rather than the app database's refusal.
+    if any(i is not None and i > INT32_MAX for i in (body.channel_id, body.template_id)):
+        raise NotFound()
     return {
         "channel_type": body.channel_type,
         "channel_id": body.channel_id,

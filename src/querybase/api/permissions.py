@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import BooleanValue, NonBlankString, PositiveInt
+from querybase.api.schema import BooleanValue, NonBlankString, PageValue, PositiveInt
 from querybase.errors import BadRequest, PaymentRequired, check_404
 from querybase.models.user import (
     ADMIN_GROUP_ID,
@@ -144,8 +144,8 @@ def put_graph(
 def list_groups(
     admin: SuperUser,
     db: DbSession,
-    limit: int | None = Query(None, ge=0),
-    offset: int | None = Query(None, ge=0),
+    limit: PageValue = None,
+    offset: PageValue = None,
 ) -> list[dict[str, Any]]:
     """Every group with its number of active members (API keys' users included), ordered by name."""
     # A Result has `.keys()` (its column names), so `dict(result)` would treat it as a mapping: unpack rows.

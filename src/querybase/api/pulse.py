@@ -20,13 +20,22 @@ from querybase.api import shapes
 from querybase.api.card import readable_card, run_card
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import EMAIL_RE, BooleanValue, MbType, NonBlankString, PositiveInt, received
+from querybase.api.schema import (
+    EMAIL_RE,
+    BooleanValue,
+    MbType,
+    NonBlankString,
+    PositiveInt,
+    PositiveInt16,
+    is_long,
+    received,
+)
 from querybase.delivery import send
 from querybase.delivery.render import CardPart, card_html, card_url, part_html, site_root
 from querybase.email import MailError
 from querybase.errors import BadRequest, Forbidden, NotFound, check_403, check_404
 from querybase.models.collection import can_read_content, check_destination
-from querybase.models.dashboard import Dashboard
+from querybase.models.dashboard import Dashboard, DashboardCard
 from querybase.models.pulse import (
     CHANNEL_TYPES,
     SCHEDULE_DAYS,
@@ -64,16 +73,16 @@ def _one_or_more(check: Any) -> Any:
 
 
 def _is_card_ref(item: Any) -> bool:
-    """Metabase's `CoercibleToCardRef`: `include_csv` and `include_xls` flags, an optional positive `id`."""
+    """Metabase's `CoercibleToCardRef`: `include_csv` and `include_xls` flags, an optional positive `id` and
+    `dashboard_card_id` (longs, as its `ms/PositiveInt`)."""
     if not isinstance(item, dict):
         return False
     flags = all(
         isinstance(item.get(k), bool) or item.get(k) in ("true", "false")
         for k in ("include_csv", "include_xls")
     )
-    card_id = item.get("id")
-    return flags and (
-        card_id is None or (isinstance(card_id, int) and not isinstance(card_id, bool) and card_id > 0)
+    return flags and all(
+        item.get(k) is None or (is_long(item[k]) and item[k] > 0) for k in ("id", "dashboard_card_id")
     )
 
 
@@ -98,7 +107,7 @@ class CreatePulseBody(BaseModel):
     channels: Channels
     skip_if_empty: bool | None = False
     collection_id: PositiveInt | None = None
-    collection_position: PositiveInt | None = None
+    collection_position: PositiveInt16 | None = None
     dashboard_id: PositiveInt | None = None
     parameters: Maps | None = None
 
@@ -145,10 +154,13 @@ def _shown(db: Session, user: User, pulse: Pulse) -> dict[str, Any]:
 
 
 def _check_cards(db: Session, user: User, cards: list[dict[str, Any]] | None) -> None:
-    """The user must be able to read every card the pulse would show (404 when one is unknown)."""
+    """The user must be able to read every card the pulse would show (404 when one is unknown, or when the
+    dashboard card it is shown by is)."""
     for card in cards or []:
         if card.get("id") is not None:
             readable_card(db, user, card["id"])
+        if card.get("dashboard_card_id") is not None:
+            check_404(db.get(DashboardCard, card["dashboard_card_id"]))
 
 
 # --- Writing ----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError, WithJsonSchema
 
 from querybase.auth.passwords import is_valid_password
+from querybase.longs import LONG_MAX, LONG_MIN, is_long, parse_integer, parse_long
 
 Explain = Callable[[Any], list[str]]
 
@@ -99,27 +100,6 @@ def _password(value: str) -> str:
 # Metabase's integer schemas (`int?`, `pos-int?`, `:int`) take a Java long: a JSON integer past 64 bits is
 # read as a BigInteger, which none of them accepts, so such an id is a 400 like any other invalid value.
 # (Ids within 64 bits that no row has are the app database's to not find: see `db/engine.py`.)
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
-
-
-def is_long(value: Any) -> bool:
-    """An integer Metabase can read as a Java long."""
-    return isinstance(value, int) and not isinstance(value, bool) and LONG_MIN <= value <= LONG_MAX
-
-
-def parse_integer(text: str) -> int | None:
-    """The integer `text` (a path segment, a query string value) spells in ASCII digits, a minus first
-    allowed; None for anything else. One of more than 20 significant digits, past any long, stands as
-    LONG_MAX + 1 (or LONG_MIN - 1): `int()` refuses thousands of digits, and no id is that long anyway."""
-    negative = text.startswith("-")
-    digits = text[1:] if negative else text
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    significant = digits.lstrip("0") or "0"
-    value = int(significant) if len(significant) <= 20 else LONG_MAX + 1
-    return -value if negative else value
-
-
 def long_int(value: int) -> int:
     """The bound every integer type of a request has (an `AfterValidator`)."""
     if not LONG_MIN <= value <= LONG_MAX:
@@ -197,6 +177,83 @@ String = Annotated[str, STRING]
 Int = Annotated[int, BeforeValidator(_strict_int), AfterValidator(long_int), INT]
 Integer = Annotated[int, BeforeValidator(_strict_int), AfterValidator(long_int), INTEGER]
 Map = Annotated[dict[str, Any], MAP]
+
+
+# Positions, sizes and cache durations are `ms/PositiveInt` or `ms/IntGreaterThanOrEqualToZero` in
+# Metabase's schemas: any long. Metabase then writes the value to a 32-bit INTEGER column (a 16-bit SMALLINT
+# for `collection_position`), and PostgreSQL or MySQL refuses one past it: a 500 from Metabase. These types
+# carry the column's bound as well, so such a value is refused before anything is written, as a 400 like
+# any other invalid value: Metabase's description of the type in `errors`, and malli's explanation of a
+# maximum ("should be at most 2147483647") in `specific-errors`. Values that are no long at all keep
+# Metabase's own explanation.
+INT16_MAX = 2**15 - 1
+INT32_MAX = 2**31 - 1
+
+
+def _at_most(maximum: int) -> Callable[[int], int]:
+    def check(value: int) -> int:
+        if value > maximum:
+            raise ValueError(f"should be at most {maximum}")
+        return value
+
+    return check
+
+
+def _bounded(mb_type: MbType, maximum: int) -> MbType:
+    """`mb_type`, explaining a long past `maximum` as malli explains a maximum."""
+
+    def explain(value: Any) -> list[str]:
+        if is_long(value) and value > maximum:
+            return [received(f"should be at most {maximum}", value)]
+        return mb_type.explain(value)
+
+    return MbType(mb_type.description, explain)
+
+
+PositiveInt32 = Annotated[
+    int,
+    BeforeValidator(_strict_int),
+    AfterValidator(_positive),
+    AfterValidator(_at_most(INT32_MAX)),
+    _bounded(POSITIVE_INT, INT32_MAX),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": INT32_MAX}),
+]
+PositiveInt16 = Annotated[
+    int,
+    BeforeValidator(_strict_int),
+    AfterValidator(_positive),
+    AfterValidator(_at_most(INT16_MAX)),
+    _bounded(POSITIVE_INT, INT16_MAX),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": INT16_MAX}),
+]
+NonNegativeInt32 = Annotated[
+    int,
+    BeforeValidator(_strict_int),
+    AfterValidator(_non_negative),
+    AfterValidator(_at_most(INT32_MAX)),
+    _bounded(NON_NEGATIVE_INT, INT32_MAX),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
+]
+
+
+def _page_value(value: Any) -> Any:
+    """A `limit` or `offset` as Metabase's offset-paging middleware reads it: with `parse-long`, so that
+    one that is no long (`abc`, `1.5`, 2**63) is as if not sent. A negative one would reach the app
+    database's LIMIT, which refuses it (Metabase's 500): refused here instead."""
+    number = parse_long(value) if isinstance(value, str) else value
+    if isinstance(number, int) and number < 0:
+        raise ValueError(NON_NEGATIVE_INT.description)
+    return number
+
+
+# `limit` and `offset` of a paged list. (Both absent, or neither a long: the whole list, and both null in
+# the answer; one absent: a limit of 50, an offset of 0.)
+PageValue = Annotated[
+    int | None,
+    BeforeValidator(_page_value),
+    NON_NEGATIVE_INT,
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0, "maximum": LONG_MAX}, {"type": "null"}]}),
+]
 
 
 def _locale(value: str) -> str:

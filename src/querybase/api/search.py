@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, aliased, load_only
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import BooleanValue, NonBlankString, PositiveInt, query_vector_of
+from querybase.api.schema import BooleanValue, NonBlankString, PageValue, PositiveInt, query_vector_of
 from querybase.api.table import enum_type
 from querybase.errors import BadRequest
 from querybase.models.base import utcnow
@@ -907,8 +907,8 @@ def search(
     calculate_available_models: BooleanValue | None = None,
     include_dashboard_questions: BooleanValue | None = False,
     context: str | None = None,
-    limit: int | None = Query(None, ge=0),
-    offset: int | None = Query(None, ge=0),
+    limit: PageValue = None,
+    offset: PageValue = None,
 ) -> dict[str, Any]:
     """Everything the user may see whose searchable text matches `q`, best matches first."""
     text = (q or "").strip().lower()

@@ -6,14 +6,23 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, true
 
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute
-from querybase.api.schema import BooleanValue, Email, Locale, NonBlankString, Password, PositiveInt, received
+from querybase.api.schema import (
+    BooleanValue,
+    Email,
+    Locale,
+    NonBlankString,
+    PageValue,
+    Password,
+    PositiveInt,
+    received,
+)
 from querybase.api.session import start_session
 from querybase.auth.passwords import hash_password, new_reset_token, verify_password
 from querybase.auth.sessions import delete_user_sessions
@@ -181,8 +190,8 @@ def list_users(
     include_deactivated: BooleanValue = False,
     query: str | None = None,
     group_id: PositiveInt | None = None,
-    limit: int | None = Query(None, ge=0),
-    offset: int | None = Query(None, ge=0),
+    limit: PageValue = None,
+    offset: PageValue = None,
 ) -> dict[str, Any]:
     """People (not API keys), paged, ordered by first and last name; active ones unless `status` says
     `deactivated` or `all`."""

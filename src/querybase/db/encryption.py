@@ -16,11 +16,11 @@ import hashlib
 import os
 from typing import Any
 
-import orjson
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import TypeDecorator
 from sqlalchemy.engine import Dialect
 
+from querybase import jsonutil
 from querybase.models.base import LongText
 
 PREFIX = "qbenc1:"
@@ -67,7 +67,7 @@ class EncryptedJSON(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else encrypt(orjson.dumps(value).decode())
+        return None if value is None else encrypt(jsonutil.encode(value).decode())
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else orjson.loads(decrypt(value))
+        return None if value is None else jsonutil.decode(decrypt(value))

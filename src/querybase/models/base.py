@@ -7,10 +7,11 @@ import secrets
 import string
 from typing import Any
 
-import orjson
 from sqlalchemy import DateTime, MetaData, Text, TypeDecorator, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from querybase import jsonutil
 
 # Deterministic constraint names, so that migrations can alter them on every app database.
 NAMING_CONVENTION = {
@@ -74,10 +75,10 @@ class JSONText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else orjson.dumps(value).decode()
+        return None if value is None else jsonutil.encode(value).decode()
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else orjson.loads(value)
+        return None if value is None else jsonutil.decode(value)
 
 
 _ENTITY_ID_ALPHABET = string.ascii_letters + string.digits + "_-"

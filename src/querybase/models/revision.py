@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import orjson
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, delete, false, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from querybase import __version__
+from querybase import __version__, jsonutil
 from querybase.models.base import Base, JSONText, utcnow
 from querybase.models.user import User
 
@@ -116,7 +115,7 @@ def forget_revisions(db: Session, model: str, ids: Any) -> None:
 
 def as_json(value: Any) -> Any:
     """`value` as it reads back from a JSON column (datetimes become strings), for comparisons."""
-    return orjson.loads(orjson.dumps(value))
+    return jsonutil.decode(jsonutil.encode(value))
 
 
 def last_edits(db: Session, model: str, ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select,
 from sqlalchemy.orm import Session, aliased
 
 from querybase.errors import BadRequest, check_403, check_404
+from querybase.longs import parse_long
 from querybase.models.collection import (
     TRASH_TYPE,
     Collection,
@@ -31,7 +32,7 @@ from querybase.models.collection import (
     personal_tree_owner,
 )
 from querybase.models.permissions import CollectionPermissionGraphRevision, Permission
-from querybase.models.user import ADMIN_GROUP_ID, PermissionsGroupMembership
+from querybase.models.user import ADMIN_GROUP_ID, PermissionsGroup, PermissionsGroupMembership
 from querybase.permissions import revision
 from querybase.permissions.data_graph import diff
 
@@ -330,18 +331,26 @@ def json_graph(graph: dict[str, Any]) -> dict[str, Any]:
 INVALID_GRAPH = 'value must be a map of group id -> (collection id or "root" -> "write", "read" or "none").'
 
 
+def _graph_id(raw: Any) -> int | None:
+    """A group or collection id as a key of the graph's JSON: a positive long, read as Metabase's decoder
+    reads it (`Long/parseLong`); None for any other key."""
+    number = parse_long(raw) if isinstance(raw, str) else None
+    return number if number is not None and number > 0 else None
+
+
 def _decode(groups: dict[str, Any]) -> dict[int, dict[Any, str]]:
     decoded: dict[int, dict[Any, str]] = {}
     for raw_group, collections in groups.items():
-        if not str(raw_group).isdigit() or not isinstance(collections, dict):
+        group_id = _graph_id(raw_group)
+        if group_id is None or not isinstance(collections, dict):
             raise BadRequest({"errors": {"groups": INVALID_GRAPH}})
         levels: dict[Any, str] = {}
         for raw_key, level in collections.items():
-            key = ROOT if raw_key == ROOT else int(raw_key) if str(raw_key).isdigit() else None
+            key = ROOT if raw_key == ROOT else _graph_id(raw_key)
             if key is None or level not in (WRITE, READ, "none"):
                 raise BadRequest({"errors": {"groups": INVALID_GRAPH}})
             levels[key] = level
-        decoded[int(raw_group)] = levels
+        decoded[group_id] = levels
     return decoded
 
 
@@ -390,7 +399,12 @@ def update_graph(
     if not force:
         revision.check_revision(old["revision"], sent_revision)
     if changes:
+        # A group that does not exist gets nothing: Metabase's grant fails on the group's foreign key, and
+        # it logs that and goes on (as the data permissions graph skips such groups).
+        groups_found = set(db.scalars(select(PermissionsGroup.id).where(PermissionsGroup.id.in_(changes))))
         for group_id, levels in changes.items():
+            if group_id not in groups_found:
+                continue
             for key, level in levels.items():
                 collection_id = None if key == ROOT else key
                 if level == "none":

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from querybase.errors import BadRequest, PaymentRequired
+from querybase.longs import parse_long
 from querybase.models.database import Database, Table
 from querybase.models.permissions import DataPermission, PermissionsRevision
 from querybase.models.user import ADMIN_GROUP_ID, PermissionsGroup
@@ -242,11 +243,14 @@ def _key(key: Any) -> str:
 
 
 def _id(raw: Any, path: list[Any]) -> int:
+    """An id key of the graph: digits that make a long (Metabase's decoder reads them with
+    `Long/parseLong`; any other key stays a string, which its schema refuses)."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and re.fullmatch(r"\d+", raw):
-        return int(raw)
-    raise _Invalid(path, f"should be an integer, received: {_pr(raw)}")
+    number = parse_long(raw) if isinstance(raw, str) and raw.isdecimal() else None
+    if number is None:
+        raise _Invalid(path, f"should be an integer, received: {_pr(raw)}")
+    return number
 
 
 def _level(value: Any, allowed: frozenset[str], path: list[Any]) -> str:
@@ -478,7 +482,8 @@ def update_graph(
     groups = decode_groups(body["groups"])
     sent_revision = body.get("revision")
     if isinstance(sent_revision, str) and re.fullmatch(r"-?\d+", sent_revision):
-        sent_revision = int(sent_revision)
+        number = parse_long(sent_revision)  # past a long: a revision that cannot be the current one
+        sent_revision = sent_revision if number is None else number
     group_ids = list(groups)
     old = api_graph(db, group_ids=group_ids)
     removed, changes = diff(old["groups"], groups)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from querybase.longs import parse_integer
 from querybase.models.card import Card
 from querybase.models.segment import LegacyMetric, Segment
 from querybase.models.snippet import NativeQuerySnippet
@@ -29,11 +30,12 @@ MAX_DEPTH = 20
 
 
 def card_id_of(source_table: Any) -> int | None:
-    """The card id of a `"card__N"` source table, else None."""
+    """The card id of a `"card__N"` source table (ASCII digits, as Metabase's pattern has them), else
+    None. Digits past any long stand for a card that does not exist (see `parse_integer`)."""
     if isinstance(source_table, str) and source_table.startswith(CARD_PREFIX):
         rest = source_table.removeprefix(CARD_PREFIX)
-        if rest.isdigit():
-            return int(rest)
+        if rest.isascii() and rest.isdigit():
+            return parse_integer(rest)
     return None
 
 

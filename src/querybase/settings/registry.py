@@ -13,6 +13,7 @@ small SELECT per transaction that reads settings.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import io
@@ -22,11 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from querybase import jsonutil
 from querybase.errors import BadRequest
 from querybase.models.setting import Setting
 
@@ -172,7 +173,7 @@ def parse(kind: Kind, raw: str) -> Any:
             raise ValueError(f"Invalid value for double: {_shown(raw)}")
         return float(raw)
     if kind is Kind.JSON:
-        return orjson.loads(raw)
+        return jsonutil.decode(raw)
     if kind is Kind.CSV:
         return next(csv.reader(io.StringIO(raw)), [])
     return raw
@@ -181,7 +182,7 @@ def parse(kind: Kind, raw: str) -> Any:
 def _shown(value: Any) -> str:
     """A rejected value as the client sent it (JSON), for error messages."""
     try:
-        return orjson.dumps(value).decode()
+        return jsonutil.encode(value).decode()
     except TypeError:
         return repr(value)
 
@@ -201,7 +202,8 @@ def coerce(kind: Kind, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str) and _API_INTEGER.fullmatch(value):
-            return int(value)
+            with contextlib.suppress(ValueError):  # thousands of digits, more than `int()` reads: refused
+                return int(value)
     elif kind is Kind.DOUBLE:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
@@ -221,7 +223,7 @@ def serialize(kind: Kind, value: Any) -> str:
     if kind is Kind.BOOLEAN:
         return "true" if value else "false"
     if kind is Kind.JSON:
-        return orjson.dumps(value).decode()
+        return jsonutil.encode(value).decode()
     if kind is Kind.CSV:
         out = io.StringIO()
         csv.writer(out, lineterminator="").writerow(value)

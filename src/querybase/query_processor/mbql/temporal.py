@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from typing import TypeVar
 
+from querybase.query_processor.errors import InvalidQuery
+
 T = TypeVar("T", dt.date, dt.datetime)
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
@@ -55,17 +57,23 @@ def truncate(value: dt.datetime, unit: str, start_of_week: str = "sunday") -> dt
     return value
 
 
+_SECONDS = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1, "millisecond": 0.001}
+
+
 def add(value: T, amount: int, unit: str) -> T:
     """`value` (a date or a datetime) moved by `amount` units; months keep their day where it exists
-    (January 31 + 1 month = February 29)."""
-    if unit in ("year", "quarter", "month"):
-        months = amount * {"year": 12, "quarter": 3, "month": 1}[unit]
-        index = value.year * 12 + value.month - 1 + months
-        year, month = divmod(index, 12)
-        day = min(value.day, calendar.monthrange(year, month + 1)[1])
-        return value.replace(year=year, month=month + 1, day=day)
-    seconds = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1, "millisecond": 0.001}
-    return value + dt.timedelta(seconds=amount * seconds[unit])
+    (January 31 + 1 month = February 29). Past the years 1 to 9999 the query is invalid, as Metabase's
+    (java.time's) arithmetic fails past its own range."""
+    try:
+        if unit in ("year", "quarter", "month"):
+            months = amount * {"year": 12, "quarter": 3, "month": 1}[unit]
+            index = value.year * 12 + value.month - 1 + months
+            year, month = divmod(index, 12)
+            day = min(value.day, calendar.monthrange(year, month + 1)[1])
+            return value.replace(year=year, month=month + 1, day=day)
+        return value + dt.timedelta(seconds=amount * _SECONDS[unit])
+    except (OverflowError, ValueError):
+        raise InvalidQuery(f"{value.isoformat()} plus {amount} {unit}s is past the range of dates") from None
 
 
 def interval_bounds(

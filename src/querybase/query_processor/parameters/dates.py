@@ -18,6 +18,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from querybase.longs import parse_integer
 from querybase.query_processor.mbql.temporal import add
 from querybase.query_processor.parameters import InvalidParameter
 
@@ -120,8 +121,8 @@ def relative_interval(value: str) -> RelativeInterval | None:
         match = pattern.fullmatch(value)
         if match:
             amount, unit, suffix, offset, offset_unit = match.groups()
-            shift = (sign * int(offset), offset_unit) if offset_unit else None
-            return RelativeInterval(sign * int(amount), unit, suffix == "~", shift)
+            shift = (sign * _amount(offset), offset_unit) if offset_unit else None
+            return RelativeInterval(sign * _amount(amount), unit, suffix == "~", shift)
     match = _LAST.fullmatch(value) or _THIS.fullmatch(value)
     if match:
         return RelativeInterval(-1 if value.startswith("last") else "current", match.group(1))
@@ -194,11 +195,19 @@ def _step(value: Temporal) -> dt.timedelta:
     return dt.timedelta(minutes=1) if isinstance(value, dt.datetime) else dt.timedelta(days=1)
 
 
+def _amount(digits: str) -> int:
+    """A count of units, as the pattern matched it (ASCII digits): thousands of digits stand for a number
+    past any date rather than failing `int()`."""
+    number = parse_integer(digits)
+    return 0 if number is None else number
+
+
 def _excluded(unit: str, item: str, start_of_week: str) -> int | None:
+    number = parse_integer(item) if item.isdigit() else None
     if unit == "hour":
-        return int(item) if item.isdigit() and 0 <= int(item) <= 23 else None
+        return number if number is not None and 0 <= number <= 23 else None
     if unit == "quarter":
-        return int(item) if item.isdigit() and 1 <= int(item) <= 4 else None
+        return number if number is not None and 1 <= number <= 4 else None
     if unit == "month":
         return _MONTHS.index(item) + 1 if item in _MONTHS else None
     if unit == "day" and item in _DAYS:
@@ -221,10 +230,10 @@ def _relative_range(value: str, now: dt.datetime, start_of_week: str) -> DateRan
         match = pattern.fullmatch(value)
         if match:
             amount, unit, suffix, offset, offset_unit = match.groups()
-            anchor = add(now, sign * int(offset), offset_unit) if offset_unit else now
+            anchor = add(now, sign * _amount(offset), offset_unit) if offset_unit else now
             base = _resolution(anchor, unit)
             near = add(base, sign * (0 if suffix == "~" else 1), unit)
-            far = add(base, sign * int(amount), unit)
+            far = add(base, sign * _amount(amount), unit)
             return _unit_range(*((far, near) if sign < 0 else (near, far)), unit, start_of_week)
     match = _LAST.fullmatch(value)
     if match:

@@ -13,6 +13,7 @@ A tag without a value is `NO_VALUE`; one that is `required` has to have a value 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -149,7 +150,8 @@ def _parse_number(text: str) -> int | float:
     if "." in text and _DOUBLE.fullmatch(text.strip()):
         return float(text.strip().rstrip("dDfF"))
     if _LONG.fullmatch(text):
-        return int(text)
+        with contextlib.suppress(ValueError):  # thousands of digits, more than `int()` reads: refused
+            return int(text)
     raise InvalidParameter(f'For input string: "{text}"')
 
 
