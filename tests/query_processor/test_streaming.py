@@ -393,6 +393,34 @@ def test_xlsx_formatted_columns_get_excel_formats_from_their_settings():
     assert [cell.value for cell in sheet[2]] == [6.42, 42, dt.datetime(2016, 5, 1), 3.25]
 
 
+@pytest.mark.parametrize(
+    ("decimals", "shown", "excel_format"),
+    [
+        ("two", "1,234.57", '"~"#,##0.00'),  # not a number: as if unset
+        (True, "1,234.57", '"~"#,##0.00'),
+        (-3, "1,235", '"~"#,##0'),
+        (2.0, "1,234.57", '"~"#,##0.00'),
+        (10**9, None, '"~"#,##0.' + "0" * 340),  # java.text.DecimalFormat shows 340 at most
+    ],
+)
+def test_a_decimals_setting_out_of_range_or_not_a_number_never_fails_a_download(
+    decimals, shown, excel_format
+):
+    """Found by the fuzzing follow-up: `int("two")` failed the download mid-stream, and a billion places
+    made a billion-character number."""
+    cols = [col("PRICE", "Price", "type/Float", id=11)]
+    viz = {"column_settings": {'["ref",["field",11,null]]': {"prefix": "~", "decimals": decimals}}}
+    csv_text = download("csv", [[1234.567]], cols, format_rows=True, visualization_settings=viz).decode()
+    value = csv_text.splitlines()[1]
+    if shown is not None:
+        assert value == f'"~{shown}"'  # quoted: it holds a comma
+    else:
+        assert value.startswith('"~1,234.567') and len(value.split(".")[1]) == 340 + 1
+    sheet = read_xlsx(download("xlsx", [[1234.567]], cols, format_rows=True, visualization_settings=viz))
+    cell = sheet["Query result"]["A2"]
+    assert (cell.value, cell.number_format) == (1234.567, excel_format)
+
+
 def test_xlsx_applies_scale_and_writes_coordinates_and_long_text_as_strings():
     cols = [col("Q", "Quantity", "type/Integer"), col("L", "Latitude", "type/Float", "type/Latitude"),
             col("T", "Notes", "type/Text"), col("J", "Data", "type/JSON")]  # fmt: skip

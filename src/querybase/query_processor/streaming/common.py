@@ -613,13 +613,26 @@ def _strip_trailing_zeros(text: str, decimal_sep: str) -> str:
     return re.sub(re.escape(decimal_sep) + r"?0+$", "", text)
 
 
+# java.text.DecimalFormat shows at most 340 fraction digits of a double, whatever it is asked for.
+MAX_DECIMALS = 340
+
+
+def decimal_places(settings: Settings) -> int | None:
+    """The column's `decimals` setting as a number of places (0 to `MAX_DECIMALS`), None when unset or not a
+    number (the column is then formatted as if it were unset, rather than failing the download)."""
+    value = settings.get("decimals")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return min(max(int(value), 0), MAX_DECIMALS)
+
+
 def _number_formatter(col: Col, settings: Settings) -> Formatter:
     number_style = settings.get("number_style")
     currency = number_style == "currency" or (
         number_style is None and bool(settings.get("currency_style") or settings.get("currency"))
     )
     code = currency_code(settings) if currency else None
-    decimals = settings.get("decimals")
+    decimals = decimal_places(settings)
     scale = settings.get("scale")
     integral = isa(col.get("effective_type") or col.get("base_type"), "type/Integer") and (
         scale is None or (isinstance(scale, int) and not isinstance(scale, bool))
@@ -652,7 +665,7 @@ def _number_formatter(col: Col, settings: Settings) -> Formatter:
         if percent:
             scaled = scaled * 100
         if decimals is not None:
-            places = int(decimals)
+            places = decimals
         elif integral:
             places = 0
         elif currency:

@@ -32,6 +32,7 @@ from querybase.query_processor.streaming.common import (
     column_titles,
     currency_code,
     currency_identifier,
+    decimal_places,
     format_coordinate,
     is_coordinate,
     isa,
@@ -127,8 +128,8 @@ def _number_formats(settings: Mapping[str, Any]) -> list[str]:
     """[format for values that round to integers, format for the others] (`number-format-strings`)."""
     number_style = settings.get("number_style")
     base = "###0" if settings.get("number_separators") == "." else "#,##0"
-    decimals = settings.get("decimals")
-    decimals = 2 if decimals is None else int(decimals)
+    decimals = decimal_places(settings)
+    decimals = 2 if decimals is None else decimals
     plain = number_style in ("decimal", "currency", None) and not (set(settings) - _PLAIN_NUMBER_KEYS)
     formats = [base, base + ".##"] if plain else [base + ("." + "0" * decimals if decimals > 0 else "")] * 2
     if number_style == "percent":
