@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from sqlalchemy import event
 
 from tests.support.http import Api
 
@@ -65,6 +66,25 @@ def test_the_tutorial_question_gives_the_published_numbers(api, sample, metabase
     assert body["data"]["results_timezone"] == "UTC"
     assert "AVG(" in body["data"]["native_form"]["query"].upper()
     assert isinstance(body["running_time"], int)
+
+
+def test_the_fields_and_tables_a_query_reaches_are_read_in_one_query_each(server, api, sample):
+    """Metadata is loaded before compiling (`Metadata.preload`): the fields the query names together with
+    the primary keys its implicit join reaches, then their tables; not one app-DB query per reference."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = server.client.app.state.appdb.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        api.as_("crowberto").post("/api/dataset", tutorial_query(sample), expect=202)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    reads = [re.search(r"FROM (\w+)", s).group(1) for s in statements if s.lstrip().startswith("SELECT")]
+    assert reads.count("metabase_field") == 1, reads
+    assert reads.count("metabase_table") == 1, reads
 
 
 def test_a_failing_query_is_a_202_with_status_failed(api, sample):

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from querybase.drivers.base import Feature
@@ -68,13 +68,18 @@ class Metadata:
                 self._tables[t.id] = t
 
     def preload(self, query: Any) -> None:
-        """Load every field and table `query` names up front: two app-DB queries instead of one per
-        reference as compilation meets them."""
+        """Load every field and table `query` names up front, with the fields its foreign keys point to
+        (what implicit joins reach): two app-DB queries instead of one per reference as compilation
+        meets them."""
         field_ids: set[int] = set()
         table_ids: set[int] = set()
         _collect_ids(query, field_ids, table_ids)
-        self.load_fields(field_ids)
-        self.load_tables(table_ids)
+        missing = field_ids - self._fields.keys()
+        if missing:
+            targets = select(Field.fk_target_field_id).where(Field.id.in_(missing))
+            for f in self.db.scalars(select(Field).where(or_(Field.id.in_(missing), Field.id.in_(targets)))):
+                self._fields[f.id] = f
+        self.load_tables(table_ids | {f.table_id for f in self._fields.values()})
 
     def field(self, field_id: int) -> Field | None:
         self.load_fields([field_id])
