@@ -307,14 +307,20 @@ def describe_model(model: type[BaseModel]) -> str:
     return "map where {" + ", ".join(parts) + "}"
 
 
-def _put_item(tree: dict[str, Any], path: list[str], index: int, explanation: list[str]) -> None:
-    """The explanation of the `index`-th value of the list at `path`, beside those of other values."""
+def _parent(tree: dict[str, Any], path: list[str]) -> dict[str, Any]:
+    """The map holding `path`'s last key, made on the way where missing."""
     node = tree
     for key in path[:-1]:
         child = node.get(key)
         if not isinstance(child, dict):
             child = node[key] = {}
         node = child
+    return node
+
+
+def _put_item(tree: dict[str, Any], path: list[str], index: int, explanation: list[str]) -> None:
+    """The explanation of the `index`-th value of the list at `path`, beside those of other values."""
+    node = _parent(tree, path)
     items = node.get(path[-1])
     if not isinstance(items, list):
         items = node[path[-1]] = []
@@ -323,12 +329,7 @@ def _put_item(tree: dict[str, Any], path: list[str], index: int, explanation: li
 
 
 def _put(tree: dict[str, Any], path: list[str], value: Any, *, first_wins: bool) -> None:
-    node = tree
-    for key in path[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
+    node = _parent(tree, path)
     leaf = path[-1]
     if first_wins:
         node.setdefault(leaf, value)

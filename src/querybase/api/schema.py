@@ -210,30 +210,22 @@ def _bounded(mb_type: MbType, maximum: int) -> MbType:
     return MbType(mb_type.description, explain)
 
 
-PositiveInt32 = Annotated[
-    int,
-    BeforeValidator(_strict_int),
-    AfterValidator(_positive),
-    AfterValidator(_at_most(INT32_MAX)),
-    _bounded(POSITIVE_INT, INT32_MAX),
-    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": INT32_MAX}),
-]
-PositiveInt16 = Annotated[
-    int,
-    BeforeValidator(_strict_int),
-    AfterValidator(_positive),
-    AfterValidator(_at_most(INT16_MAX)),
-    _bounded(POSITIVE_INT, INT16_MAX),
-    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": INT16_MAX}),
-]
-NonNegativeInt32 = Annotated[
-    int,
-    BeforeValidator(_strict_int),
-    AfterValidator(_non_negative),
-    AfterValidator(_at_most(INT32_MAX)),
-    _bounded(NON_NEGATIVE_INT, INT32_MAX),
-    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": INT32_MAX}),
-]
+def _column_int(minimum: int, maximum: int) -> Any:
+    """A whole number from `minimum` (1 or 0) to a column's `maximum`, refused with Metabase's texts."""
+    lower, mb_type = (_positive, POSITIVE_INT) if minimum == 1 else (_non_negative, NON_NEGATIVE_INT)
+    return Annotated[
+        int,
+        BeforeValidator(_strict_int),
+        AfterValidator(lower),
+        AfterValidator(_at_most(maximum)),
+        _bounded(mb_type, maximum),
+        WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum}),
+    ]
+
+
+PositiveInt32 = _column_int(1, INT32_MAX)
+PositiveInt16 = _column_int(1, INT16_MAX)
+NonNegativeInt32 = _column_int(0, INT32_MAX)
 
 
 def _page_value(value: Any) -> Any:
