@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 
 from querybase.query_processor.execute import BATCH_SIZE
+from querybase.query_processor.postprocess.format_rows import format_batches
 from querybase.query_processor.streaming import (
     card_filename_prefix,
     content_disposition,
@@ -88,6 +89,22 @@ def test_csv_unformatted_writes_plain_values_as_metabase_prints_them():
         '2,0.012345,,7,2016-01-01T00:00:00Z,,,2020-06-03T23:41:23.5,false,"Zoë, café ☕"\n'
         "3,1.0E7,0.0,0,,1999-12-31,23:59:59,,,\n"
     )
+
+
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+def test_naive_iso_timestamps_known_from_row_formatting_give_the_same_download(export_format):
+    """SQLite's naive ISO text, formatted for the API (`...Z`) and marked as such in the batch
+    (`FormattedBatch.iso_columns`): the writer's shortcut gives what checking every value gives, the
+    midnight value as a date."""
+    cols = [col("ID", "ID", "type/Integer"), col("AT", "At", "type/DateTime")]
+    raw = [[1, "2024-02-11T10:00:00"], [2, "2024-02-12T00:00:00"], [3, "2024-02-13T23:59:59"]]
+    formatted = list(format_batches(cols, iter([raw])))
+    assert formatted[0].iso_columns == frozenset({1})
+    marked = b"".join(stream(export_format, cols, iter(formatted), format_rows=False))
+    unmarked = b"".join(stream(export_format, cols, iter([list(formatted[0])]), format_rows=False))
+    assert marked == unmarked
+    if export_format == "csv":
+        assert marked.decode() == "ID,At\n1,2024-02-11T10:00:00\n2,2024-02-12\n3,2024-02-13T23:59:59\n"
 
 
 def test_csv_formatted_writes_what_the_ui_shows():

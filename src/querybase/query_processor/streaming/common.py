@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import itertools
 import math
 import operator
 import re
@@ -365,9 +366,15 @@ _COLUMN_VERSIONS: dict[Formatter, Callable[[Sequence[Any]], list[Any]]] = {
 }
 
 
-def format_column(formatter: Formatter, values: Sequence[Any]) -> list[Any]:
+def format_column(formatter: Formatter, values: Sequence[Any], *, naive_iso: bool = False) -> list[Any]:
     """`formatter` over a column of values (the writers work a batch at a time), through its
-    column-at-a-time version when it has one."""
+    column-at-a-time version when it has one. `naive_iso`: the values are known to be naive ISO timestamps
+    with a `Z` added (`FormattedBatch.iso_columns`), so local text is the `Z` cut off, or the date alone at
+    midnight, with no value checked again."""
+    if naive_iso and formatter is _local_datetime:
+        if any(map(str.endswith, values, itertools.repeat("T00:00:00Z"))):
+            return [value[:10] if value.endswith("T00:00:00Z") else value[:-1] for value in values]
+        return list(map(operator.itemgetter(slice(None, -1)), values))
     column_version = _COLUMN_VERSIONS.get(formatter)
     return column_version(values) if column_version is not None else list(map(formatter, values))
 

@@ -93,10 +93,11 @@ class CsvResultsWriter:
 
     def _c_written(self, rows: Sequence[Sequence[Any]]) -> str:
         columns = columns_of(rows)
+        iso_columns = getattr(rows, "iso_columns", frozenset())
         changed = False
         for index, (formatter, column) in enumerate(zip(self._formatters, columns, strict=True)):
             if formatter is not identity:
-                column = columns[index] = format_column(formatter, column)
+                column = columns[index] = format_column(formatter, column, naive_iso=index in iso_columns)
                 changed = True
             types = set(map(type, column))
             if types <= _AS_THEY_ARE or (types <= _NUMBERS and _floats_print_as_python(column)):

@@ -41,8 +41,9 @@ class JsonResultsWriter:
         work = [(i, fmt) for i, fmt in enumerate(self._formatters) if fmt is not identity]
         if work:
             columns = columns_of(rows)
+            iso_columns = getattr(rows, "iso_columns", frozenset())
             for index, fmt in work:
-                columns[index] = format_column(fmt, columns[index])
+                columns[index] = format_column(fmt, columns[index], naive_iso=index in iso_columns)
             rows = list(zip(*columns, strict=True))
         keys, separator = self._keys, self._separator
         # Appended one by one: each orjson result holds a few KiB of spare capacity while it lives.
