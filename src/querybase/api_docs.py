@@ -33,6 +33,7 @@ from querybase.api.deps import find_user, require_superuser, require_user
 from querybase.auth.api_keys import API_KEY_HEADER
 from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER
 from querybase.errors import FORBIDDEN, NO_SUCH_ENDPOINT, NOT_FOUND, UNAUTHENTICATED
+from querybase.longs import INT32_MAX
 from querybase.query_processor.streaming import EXPORT_FORMATS
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -57,7 +58,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 _AUTHENTICATED = [{name: []} for name in SECURITY_SCHEMES]
 # Ids are positive 32-bit integers; any other value is no route at all (`api/routing.py`).
-MAX_ID = 2**31 - 1
+MAX_ID = INT32_MAX
 
 # Who may call an endpoint, from its dependencies.
 NONE, OPTIONAL, USER, SUPERUSER, UNWRAPPED_ADMIN = "none", "optional", "user", "superuser", "admin"

@@ -1,4 +1,4 @@
-"""Integers as Metabase reads them: Java longs.
+"""Integers as Metabase reads them (Java longs), and the ranges of the app database's integer columns.
 
 Metabase's integer schemas take a long, and it reads numbers out of strings (query string values, JSON
 object keys, `card__N`) with Java's `Long/parseLong`, which refuses anything past 64 bits. Python's `int()`
@@ -12,6 +12,9 @@ import unicodedata
 from typing import Any
 
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+# The app database's SMALLINT and INTEGER columns (ids are INTEGER on every app database).
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 def is_long(value: Any) -> bool:

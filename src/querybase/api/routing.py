@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from querybase.api.schema import MISSING, MbType, is_long, parse_integer, received
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, Forbidden, NotFound
 from querybase.jsonutil import JSONResponse
+from querybase.longs import INT32_MAX
 
 _SIMPLE_DESCRIPTIONS = {str: "string", int: "integer", bool: "boolean", float: "number", dict: "map"}
 # What FastAPI answers (as a bare 400) when a body is not even text, e.g. invalid UTF-8.
@@ -189,10 +190,6 @@ def _malformed_json_message(error: dict[str, Any], document: Any) -> str:
     return f"{reason} at {line}:{column}"
 
 
-# Ids are 32-bit integer columns on every app database.
-_MAX_ID = 2**31 - 1
-
-
 def _finishing(endpoint: Callable[..., Any], status_code: int | None) -> Callable[..., Any]:
     """A synchronous endpoint that finishes its request in the worker thread it runs in: renders its
     answer and commits the request's app-DB transaction. Otherwise each would be one more trip between
@@ -232,7 +229,7 @@ def _check_id(raw: str) -> None:
     if value is not None:
         if value < 1:
             raise NotFound(NO_SUCH_ENDPOINT)
-        if value > _MAX_ID:
+        if value > INT32_MAX:
             raise NotFound()
 
 

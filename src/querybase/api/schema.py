@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError, WithJsonSchema
 
 from querybase.auth.passwords import is_valid_password
-from querybase.longs import LONG_MAX, LONG_MIN, is_long, parse_integer, parse_long
+from querybase.longs import INT16_MAX, INT32_MAX, LONG_MAX, LONG_MIN, is_long, parse_integer, parse_long
 
 Explain = Callable[[Any], list[str]]
 
@@ -186,8 +186,6 @@ Map = Annotated[dict[str, Any], MAP]
 # any other invalid value: Metabase's description of the type in `errors`, and malli's explanation of a
 # maximum ("should be at most 2147483647") in `specific-errors`. Values that are no long at all keep
 # Metabase's own explanation.
-INT16_MAX = 2**15 - 1
-INT32_MAX = 2**31 - 1
 
 
 def _at_most(maximum: int) -> Callable[[int], int]:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeEngine
 
 from querybase.config import Config
+from querybase.longs import INT16_MAX, INT16_MIN, INT32_MAX, INT32_MIN, LONG_MAX, LONG_MIN
 
 
 class AppDB:
@@ -60,9 +61,9 @@ class AppDB:
         self.engine.dispose()
 
 
-INT16 = (-(2**15), 2**15 - 1)
-INT32 = (-(2**31), 2**31 - 1)
-INT64 = (-(2**63), 2**63 - 1)
+INT16 = (INT16_MIN, INT16_MAX)
+INT32 = (INT32_MIN, INT32_MAX)
+INT64 = (LONG_MIN, LONG_MAX)
 
 
 def _fits(value: Any, bounds: tuple[int, int]) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from querybase.drivers import types as t
+from querybase.longs import INT32_MAX
 from querybase.models.database import Field
 
 UNIT_NAMES = {
@@ -151,7 +152,7 @@ def base_type_of_value(value: Any) -> str | None:
     if isinstance(value, bool):
         return t.BOOLEAN
     if isinstance(value, int):
-        return t.BIG_INTEGER if abs(value) > 2**31 - 1 else t.INTEGER
+        return t.BIG_INTEGER if abs(value) > INT32_MAX else t.INTEGER
     if isinstance(value, float):
         return t.FLOAT
     if isinstance(value, decimal.Decimal):
