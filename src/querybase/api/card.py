@@ -18,7 +18,7 @@ from querybase import jsonutil
 from querybase.api import shapes
 from querybase.api.dataset import failed_body, get_query_metadata, query_context, run_to_json
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
-from querybase.api.routing import MetabaseRoute, form_or_json
+from querybase.api.routing import MetabaseRoute, download_fields
 from querybase.api.schema import (
     Boolean,
     Map,
@@ -697,27 +697,11 @@ def run_card(
     return run_to_json(db, ctx, query, context)
 
 
-async def _export_fields(request: Request) -> tuple[Any, bool]:
-    """`parameters` (a list, or a JSON string of one) and `format_rows` of a download, sent as a form or
-    as JSON."""
-    fields = await form_or_json(request)
-    parameters = fields.get("parameters")
-    if isinstance(parameters, str):
-        try:
-            parameters = jsonutil.loads(parameters) if parameters.strip() else None
-        except ValueError:
-            raise BadRequest({"errors": {"parameters": "value must be a valid JSON string."}}) from None
-    if parameters is not None and not (
-        isinstance(parameters, list) and all(isinstance(p, dict) for p in parameters)
-    ):
-        raise BadRequest(
-            {
-                "errors": {"parameters": "nullable sequence of map where {Keyword -> any}"},
-                "specific-errors": {"parameters": [received("invalid type", parameters)]},
-            }
-        )
-    format_rows = str(fields.get("format_rows", "false")).lower() == "true"
-    return parameters, format_rows
+def _invalid_download_parameters(parameters: Any) -> dict[str, Any]:
+    return {
+        "errors": {"parameters": "nullable sequence of map where {Keyword -> any}"},
+        "specific-errors": {"parameters": [received("invalid type", parameters)]},
+    }
 
 
 @router.post(
@@ -734,7 +718,7 @@ async def download_card(
     """Run the card's query and stream its results as `csv`, `json` or `xlsx`, named after the card."""
     if export_format not in streaming.EXPORT_FORMATS:
         raise NotFound(NO_SUCH_ENDPOINT)
-    parameters, format_rows = await _export_fields(request)
+    parameters, format_rows = await download_fields(request, _invalid_download_parameters)
     return await run_in_threadpool(
         _download, db, user, settings, card_id, export_format, parameters, format_rows
     )

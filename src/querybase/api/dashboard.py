@@ -13,7 +13,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
-from querybase import jsonutil
 from querybase.api import shapes
 from querybase.api.dataset import (
     ParameterValuesBody,
@@ -23,7 +22,7 @@ from querybase.api.dataset import (
     run_to_json,
 )
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
-from querybase.api.routing import MetabaseRoute, form_or_json
+from querybase.api.routing import MetabaseRoute, download_fields
 from querybase.api.schema import (
     INT32_MAX,
     Int,
@@ -1072,22 +1071,14 @@ def run_dashboard_card(
 
 
 async def _export_parameters(request: Request) -> tuple[list[dict[str, Any]], bool]:
-    """The `parameters` and `format_rows` of a download: a form (`parameters` as a JSON string) or JSON."""
-    fields = await form_or_json(request)
-    parameters = fields.get("parameters")
-    if isinstance(parameters, str):
-        try:
-            parameters = jsonutil.loads(parameters) if parameters.strip() else []
-        except ValueError:
-            raise BadRequest({"errors": {"parameters": "value must be a valid JSON string."}}) from None
-    if parameters is not None and not (
-        isinstance(parameters, list) and all(isinstance(p, dict) for p in parameters)
-    ):
-        raise BadRequest(
-            {"errors": {"parameters": "nullable sequence of value must be a parameter map with an 'id' key"}}
-        )
-    format_rows = str(fields.get("format_rows", "false")).lower() == "true"
+    """The `parameters` (none: an empty list) and `format_rows` of a download, as a form or JSON."""
+    parameters, format_rows = await download_fields(request, lambda _parameters: _INVALID_DOWNLOAD_PARAMETERS)
     return parameters or [], format_rows
+
+
+_INVALID_DOWNLOAD_PARAMETERS = {
+    "errors": {"parameters": "nullable sequence of value must be a parameter map with an 'id' key"}
+}
 
 
 @router.post(

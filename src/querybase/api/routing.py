@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, get_route_path
 from starlette.types import Receive, Scope, Send
 
+from querybase import jsonutil
 from querybase.api.schema import MISSING, MbType, is_long, parse_integer, received
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, Forbidden, NotFound
 from querybase.jsonutil import JSONResponse
@@ -177,6 +178,26 @@ async def form_or_json(request: Request) -> dict[str, Any]:
     except ValueError as exc:
         raise BadRequest({"error": str(exc)}) from None
     return body if isinstance(body, dict) else {}
+
+
+async def download_fields(
+    request: Request, invalid: Callable[[Any], dict[str, Any]]
+) -> tuple[list[Any] | None, bool]:
+    """`parameters` (a list of maps, or a JSON string of one; None when absent or blank) and `format_rows`
+    of a download, sent as a form or as JSON. Parameters of another shape are refused with the 400 body
+    `invalid(parameters)` gives: the explanation of the endpoint's own schema."""
+    fields = await form_or_json(request)
+    parameters = fields.get("parameters")
+    if isinstance(parameters, str):
+        try:
+            parameters = jsonutil.loads(parameters) if parameters.strip() else None
+        except ValueError:
+            raise BadRequest({"errors": {"parameters": "value must be a valid JSON string."}}) from None
+    if parameters is not None and not (
+        isinstance(parameters, list) and all(isinstance(p, dict) for p in parameters)
+    ):
+        raise BadRequest(invalid(parameters))
+    return parameters, str(fields.get("format_rows", "false")).lower() == "true"
 
 
 def _malformed_json_message(error: dict[str, Any], document: Any) -> str:
