@@ -7,7 +7,8 @@ Query speed, each against a baseline measured here and now:
   (c) 1,000,000 rows as a CSV download, against the raw driver writing the same CSV, and the server's
       peak resident memory while it streams them.
 The server as a whole: time from process start to the first answer of `/api/health`, resident memory when
-idle after setup, and `GET /api/user/current` throughput with 8 concurrent clients (wrk when installed).
+idle after setup, and `GET /api/user/current` throughput with 8 concurrent clients (wrk when installed);
+then the last two again with one worker process per core (`serve --workers`).
 
 Targets (issue 4): (a) <= 1.5x, (b) <= 2x, (c) <= 1.5x with peak memory < 200 MB, start < 1.5 s,
 idle RSS < 120 MB, >= 1,600 requests/s.
@@ -78,8 +79,35 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
+def tree_memory_kb(pid: int) -> tuple[int, int]:
+    """(sum of PSS, sum of RSS) over a process and its children: PSS splits each page shared by the
+    workers and their supervisor between them, so its sum is the memory the whole server holds."""
+    pids = [pid] + [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and (stat := _read(entry / "stat"))
+        and int(stat.rsplit(")", 1)[1].split()[1]) == pid
+    ]
+    pss = rss = 0
+    for each in pids:
+        for line in _read(Path(f"/proc/{each}/smaps_rollup")).splitlines():
+            if line.startswith("Pss:"):
+                pss += int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss += int(line.split()[1])
+    return pss, rss
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 class Server:
-    def __init__(self, folder: Path, port: int) -> None:
+    def __init__(self, folder: Path, port: int, workers: int = 1) -> None:
         self.folder, self.port, self.base = folder, port, f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
@@ -91,8 +119,9 @@ class Server:
             env["MB_SAMPLE_DATABASE_CSV_DIR"] = str(SHARED_SAMPLE)
         self.started = time.perf_counter()
         self.log = open(folder / "server.log", "ab")  # noqa: SIM115 - kept open for the server's life
+        command = [sys.executable, "-m", "querybase", "serve", "--host", "127.0.0.1", "--port", str(port)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "querybase", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*command, "--workers", str(workers)],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -320,6 +349,28 @@ def main() -> int:
 
         rps, how = throughput(base, headers)
         results.append(("GET /api/user/current", f"{rps:.0f} requests/s ({how})", ">= 1600"))
+        server.stop()
+
+        # The same with one worker process per core (`--workers`), and what that costs in memory.
+        workers = os.cpu_count() or 1
+        server = Server(folder, free_port(), workers)
+        login = {"username": EMAIL, "password": PASSWORD}
+        headers = {
+            "X-Metabase-Session": json.loads(request("POST", server.base + "/api/session", login))["id"]
+        }
+        for _ in range(4 * workers):  # each worker imports what the endpoint needs on its first call
+            request("GET", server.base + "/api/user/current", headers=headers)
+        time.sleep(1)
+        pss, rss = tree_memory_kb(server.process.pid)
+        results.append(
+            (
+                f"idle memory, {workers} workers + supervisor",
+                f"{pss / 1024:.0f} MB PSS (RSS summed: {rss / 1024:.0f} MB)",
+                "< 120 MB",
+            )
+        )
+        rps, how = throughput(server.base, headers)
+        results.append((f"GET /api/user/current, {workers} workers", f"{rps:.0f} requests/s", ">= 1600"))
         server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -85,6 +85,8 @@ def test_throttle_switch():
             {"MB_DB_CONNECTION_URI": "oracle://h/x"},
             "MB_DB_CONNECTION_URI has an unsupported scheme: 'oracle'",
         ),
+        ({"QB_WORKERS": "0"}, "QB_WORKERS must be a whole number from 1 to 64, not '0'"),
+        ({"QB_WORKERS": "two"}, "QB_WORKERS must be a whole number from 1 to 64, not 'two'"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(env, message):

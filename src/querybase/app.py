@@ -20,6 +20,7 @@ from querybase.db.engine import AppDB
 from querybase.drivers.sql import POOLS
 from querybase.errors import NO_SUCH_ENDPOINT, ApiError
 from querybase.jsonutil import JSONResponse
+from querybase.lifecycle import Prepared
 
 log = logging.getLogger("querybase")
 
@@ -33,13 +34,18 @@ _HEADERS = [
 _NO_CACHE = (b"cache-control", b"max-age=0, no-cache, must-revalidate, proxy-revalidate")
 
 
-def create_app(config: Config | None = None) -> FastAPI:
+def create_app(config: Config | None = None, *, prepared: Prepared | None = None) -> FastAPI:
+    """The application. `prepared`: its supervisor already ran `lifecycle.prepare` (a worker process of
+    `querybase.server`), so start only syncs the database it names, if any."""
     config = config or Config.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         appdb = AppDB.from_config(config)
-        lifecycle.start(appdb, config)
+        if prepared is None:
+            lifecycle.start(appdb, config)
+        elif prepared.sync_database_id is not None:
+            sync.start_sync(appdb, prepared.sync_database_id)
         app.state.appdb = appdb
         jobs = scheduler.start(appdb, config)
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from querybase import METABASE_API_VERSION, __version__
 from querybase.api_docs import REFERENCE_ENDPOINTS
-from querybase.config import Config, ConfigError
+from querybase.config import MAX_WORKERS, Config, ConfigError
 
 log = logging.getLogger("querybase")
 
@@ -22,6 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="address to listen on (default: MB_JETTY_HOST, else localhost)")
     serve.add_argument("--port", type=int, help="port to listen on (default: MB_JETTY_PORT, else 3000)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        help="server processes; one per core serves the most requests (default: QB_WORKERS, else 1)",
+    )
     commands.add_parser("migrate", help="bring the application database's schema up to date")
     commands.add_parser("version", help="print the version")
     reset = commands.add_parser("reset-password", help="print a password-reset token for a user")
@@ -63,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"querybase: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(config, args.host, args.port)
+        from querybase.server import serve
+
+        return serve(config, args.host, args.port, args.workers)
     if args.command == "migrate":
         return _migrate(config)
     if args.command == "load-sample-database":
@@ -75,28 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _reset_password(config, args.email)
 
 
-def _serve(config: Config, host: str | None, port: int | None) -> int:
-    import dataclasses
-
-    import uvicorn
-
-    from querybase.app import create_app
-
-    config = dataclasses.replace(config, host=host or config.host, port=port or config.port)
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
-            await super().startup(sockets)
-            if self.started:
-                log.info("querybase %s is ready at http://%s:%d", __version__, config.host, config.port)
-
-    server = Server(
-        uvicorn.Config(
-            create_app(config), host=config.host, port=config.port, log_level="info", access_log=False
-        )
-    )
-    server.run()
-    return 0 if server.started else 1
+def _workers(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_WORKERS}, not {raw!r}")
+    return int(raw)
 
 
 def _migrate(config: Config) -> int:

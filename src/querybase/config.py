@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 3000
+MAX_WORKERS = 64
 DEFAULT_DB_FILE = "querybase.db"
 # Metabase's default session age: 14 days, in minutes.
 DEFAULT_SESSION_AGE_MINUTES = 20160
@@ -52,6 +53,9 @@ class Config:
     scheduler: bool = False
     # How often the scheduler looks for due jobs (QB_SCHEDULER_TICK_SECONDS; tests make it short).
     scheduler_tick_seconds: float = 60.0
+    # Server processes answering requests (QB_WORKERS; see `querybase.server`). One by default: the
+    # least memory; one per core serves the most requests.
+    workers: int = 1
 
     @property
     def app_db_type(self) -> str:
@@ -77,6 +81,7 @@ class Config:
             else None,
             scheduler=env.get("MB_DISABLE_SCHEDULER", "").lower() != "true",
             scheduler_tick_seconds=_float(env, "QB_SCHEDULER_TICK_SECONDS", 60.0),
+            workers=_workers(env.get("QB_WORKERS")),
         )
 
 
@@ -88,6 +93,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _workers(raw: str | None) -> int:
+    if raw in (None, ""):
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+        raise ConfigError(f"QB_WORKERS must be a whole number from 1 to {MAX_WORKERS}, not {raw!r}")
+    return int(raw)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

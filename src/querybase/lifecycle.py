@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
@@ -20,17 +21,32 @@ from querybase.settings import definitions
 log = logging.getLogger("querybase")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """For a worker whose supervisor ran `prepare`: the database it must still sync, if any."""
+
+    sync_database_id: int | None = None
+
+
 def start(appdb: AppDB, config: Config) -> None:
     """Migrate, make the setup token and the site's UUID, and on a new install add the Sample Database
     and sync it."""
+    database_id = prepare(appdb, config)
+    if database_id is not None:
+        sync.start_sync(appdb, database_id)
+
+
+def prepare(appdb: AppDB, config: Config) -> int | None:
+    """`start` without the sync, which runs in a thread: what a supervisor does before it forks its
+    workers (`querybase.server`). Returns the id of the Sample Database a new install added, to sync."""
     fresh = upgrade(appdb.engine)
     ensure_setup_token(appdb)
     ensure_generated(appdb, definitions.site_uuid.key)
     ensure_generated(appdb, definitions.site_uuid_for_unsubscribing_url.key)
-    if fresh:
-        with appdb.transaction() as db:
-            database = sample_database.register(db, config)
-        sync.start_sync(appdb, database.id)
+    if not fresh:
+        return None
+    with appdb.transaction() as db:
+        return sample_database.register(db, config).id
 
 
 def ensure_setup_token(appdb: AppDB) -> str:

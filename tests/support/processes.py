@@ -23,10 +23,19 @@ def free_port() -> int:
 @contextmanager
 def running_server(env: Mapping[str, str], log_path: Path, timeout: float = 30.0) -> Iterator[str]:
     """Start a server with `env` added to the environment; yield its base URL; stop it afterwards."""
+    with server_process(env, log_path, timeout=timeout) as (_process, base):
+        yield base
+
+
+@contextmanager
+def server_process(
+    env: Mapping[str, str], log_path: Path, *args: str, timeout: float = 30.0
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`running_server` with more arguments for `serve`, yielding the process too."""
     port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "querybase", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "querybase", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env={**os.environ, "MB_PLUGINS_DIR": str(log_path.parent / "plugins"), **env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -45,7 +54,7 @@ def running_server(env: Mapping[str, str], log_path: Path, timeout: float = 30.0
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not ready after {timeout}s: {log_path.read_text()[-2000:]}")
             time.sleep(0.1)
-        yield base
+        yield process, base
     finally:
         process.terminate()
         try:
