@@ -93,13 +93,21 @@ def test_csv_unformatted_writes_plain_values_as_metabase_prints_them():
 
 @pytest.mark.parametrize("export_format", ["csv", "json"])
 def test_naive_iso_timestamps_known_from_row_formatting_give_the_same_download(export_format):
-    """SQLite's naive ISO text, formatted for the API (`...Z`) and marked as such in the batch
-    (`FormattedBatch.iso_columns`): the writer's shortcut gives what checking every value gives, the
-    midnight value as a date."""
+    """SQLite's naive ISO text, kept as it is in the batch (`FormattedBatch.naive_iso`) and given its
+    `Z` only when read as rows: the writer's shortcut gives what checking every value gives, the midnight
+    value as a date."""
     cols = [col("ID", "ID", "type/Integer"), col("AT", "At", "type/DateTime")]
     raw = [[1, "2024-02-11T10:00:00"], [2, "2024-02-12T00:00:00"], [3, "2024-02-13T23:59:59"]]
     formatted = list(format_batches(cols, iter([raw])))
-    assert formatted[0].iso_columns == frozenset({1})
+    assert formatted[0].naive_iso == {
+        1: ["2024-02-11T10:00:00", "2024-02-12T00:00:00", "2024-02-13T23:59:59"]
+    }
+    assert list(formatted[0]) == [
+        (1, "2024-02-11T10:00:00Z"),
+        (2, "2024-02-12T00:00:00Z"),
+        (3, "2024-02-13T23:59:59Z"),
+    ]
+    assert (len(formatted[0]), formatted[0][1]) == (3, (2, "2024-02-12T00:00:00Z"))
     marked = b"".join(stream(export_format, cols, iter(formatted), format_rows=False))
     unmarked = b"".join(stream(export_format, cols, iter([list(formatted[0])]), format_rows=False))
     assert marked == unmarked

@@ -11,7 +11,7 @@ import itertools
 import operator
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -149,24 +149,57 @@ def formatters(cols: list[dict[str, Any]], timezone: str = "UTC") -> list[Format
     return result
 
 
-def columns_of(batch: Batch) -> list[Any]:
+def columns_of(batch: Sequence[Sequence[Any]]) -> list[Any]:
     """A batch's columns (`map(itemgetter(i), rows)` per column: several times faster than `zip(*rows)`)."""
+    if isinstance(batch, FormattedBatch):
+        return [batch.column(index) for index in range(batch.width)]
     width = len(batch[0])
     return [list(map(itemgetter(index), batch)) for index in range(width)]
 
 
-class FormattedBatch(list):  # type: ignore[type-arg]
-    """A batch of formatted rows that also says which columns hold nothing but naive ISO timestamps, now
-    ending in `Z` (`iso_columns`, by index): the bulk of a large SQLite result. The download writers turn
-    such a column back into local text without checking every value again (`streaming.format_column`);
-    both checks took a quarter of a million-row CSV export."""
+class FormattedBatch(Sequence[tuple[Any, ...]]):
+    """A formatted batch kept as the columns it was formatted in; its rows are made on first use. The CSV
+    and JSON download writers work a column at a time and never need them: turning each batch into rows
+    and back into columns took a good part of a million-row export.
 
-    iso_columns: frozenset[int] = frozenset()
+    A column of nothing but plain naive ISO text (SQLite's timestamps, the bulk of a large SQLite result)
+    is kept as that text in `naive_iso` (by index), and gets the API's `Z` only when it is read as a
+    column or in rows: the writers, which want local text, take the text itself (`streaming.
+    formatted_columns`)."""
+
+    def __init__(self, columns: list[list[Any] | None], naive_iso: dict[int, list[str]], length: int) -> None:
+        self._columns = columns
+        self.naive_iso = naive_iso
+        self.width = len(columns)
+        self._length = length
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def column(self, index: int) -> list[Any]:
+        values = self._columns[index]
+        if values is None:
+            values = self._columns[index] = list(
+                map(operator.add, self.naive_iso[index], itertools.repeat("Z"))
+            )
+        return values
+
+    def _all_rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = list(zip(*columns_of(self), strict=True))
+        return self._rows
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all_rows()[index]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._all_rows())
 
 
 def format_batches(
     cols: list[dict[str, Any]], batches: Iterator[Batch], timezone: str = "UTC"
-) -> Iterator[Batch]:
+) -> Iterator[Sequence[Sequence[Any]]]:
     """Format each batch column by column, only the columns that need it (the others pass untouched);
     temporal values in the results `timezone`."""
     work = [(index, fn) for index, fn in enumerate(formatters(cols, timezone)) if fn is not None]
@@ -174,18 +207,15 @@ def format_batches(
         if not work:
             yield batch
             continue
-        columns = columns_of(batch)
-        iso: set[int] = set()
+        columns: list[list[Any] | None] = columns_of(batch)
+        naive_iso: dict[int, list[str]] = {}
         for index, fn in work:
-            zoned = _naive_iso_with_zone(columns[index]) if fn is _temporal_text else None
-            if zoned is not None:
-                columns[index] = zoned
-                iso.add(index)
+            values = columns[index]
+            if fn is _temporal_text and _plain_naive_iso(values):
+                naive_iso[index], columns[index] = values, None
             else:
-                columns[index] = _format_column(fn, columns[index])
-        formatted = FormattedBatch(zip(*columns, strict=True))
-        formatted.iso_columns = frozenset(iso)
-        yield formatted
+                columns[index] = _format_column(fn, values)
+        yield FormattedBatch(columns, naive_iso, len(batch))
 
 
 def _format_column(fn: Formatter, values: list[Any]) -> list[Any]:
@@ -197,17 +227,10 @@ def _format_column(fn: Formatter, values: list[Any]) -> list[Any]:
 _NAIVE_T = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").fullmatch
 
 
-def _naive_iso_with_zone(values: list[Any]) -> list[str] | None:
-    """`_temporal_text` of a column of plain naive ISO text (in C-speed builtins), None for any other."""
-    if set(map(type, values)) == {str} and all(map(_NAIVE_T, values)):
-        return list(map(operator.add, values, itertools.repeat("Z")))
-    return None
-
-
-def _temporal_column(values: list[Any]) -> list[Any]:
-    """`_temporal_text` for a whole column."""
-    zoned = _naive_iso_with_zone(values)
-    return zoned if zoned is not None else list(map(_temporal_text, values))
+def _plain_naive_iso(values: list[Any]) -> bool:
+    """Whether a column is nothing but plain naive ISO text (checked in C-speed builtins), which
+    `_temporal_text` would only end with `Z`."""
+    return set(map(type, values)) == {str} and all(map(_NAIVE_T, values))
 
 
 def _float_column(values: list[Any]) -> list[Any]:
@@ -220,6 +243,5 @@ def _float_column(values: list[Any]) -> list[Any]:
 _FLOAT_OR_NONE = frozenset({float, type(None)})
 # Column-at-a-time versions of formatters.
 _COLUMN_VERSIONS: dict[Formatter, Callable[[list[Any]], list[Any]]] = {
-    _temporal_text: _temporal_column,
     _float: _float_column,
 }

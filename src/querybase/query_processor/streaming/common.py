@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from querybase.query_processor.postprocess.format_rows import FormattedBatch, columns_of
+
 Col = Mapping[str, Any]
 Settings = dict[str, Any]
 Formatter = Callable[[Any], Any]
@@ -366,17 +368,32 @@ _COLUMN_VERSIONS: dict[Formatter, Callable[[Sequence[Any]], list[Any]]] = {
 }
 
 
-def format_column(formatter: Formatter, values: Sequence[Any], *, naive_iso: bool = False) -> list[Any]:
+def format_column(formatter: Formatter, values: Sequence[Any]) -> list[Any]:
     """`formatter` over a column of values (the writers work a batch at a time), through its
-    column-at-a-time version when it has one. `naive_iso`: the values are known to be naive ISO timestamps
-    with a `Z` added (`FormattedBatch.iso_columns`), so local text is the `Z` cut off, or the date alone at
-    midnight, with no value checked again."""
-    if naive_iso and formatter is _local_datetime:
-        if any(map(str.endswith, values, itertools.repeat("T00:00:00Z"))):
-            return [value[:10] if value.endswith("T00:00:00Z") else value[:-1] for value in values]
-        return list(map(operator.itemgetter(slice(None, -1)), values))
+    column-at-a-time version when it has one."""
     column_version = _COLUMN_VERSIONS.get(formatter)
     return column_version(values) if column_version is not None else list(map(formatter, values))
+
+
+def formatted_columns(batch: Sequence[Sequence[Any]], formatters: Sequence[Formatter]) -> list[Any]:
+    """A batch's columns, each through its formatter (`identity` leaves it as it is). Of a
+    `FormattedBatch`, a column of plain naive ISO text (`naive_iso`) that is to be local text is that text
+    already, but for midnight, shown as the date alone: no value is checked or copied again."""
+    if isinstance(batch, FormattedBatch):
+        naive_iso, column = batch.naive_iso, batch.column
+    else:
+        naive_iso, column = {}, columns_of(batch).__getitem__
+    columns = []
+    for index, formatter in enumerate(formatters):
+        if formatter is _local_datetime and index in naive_iso:
+            values: list[Any] = naive_iso[index]
+            if any(map(str.endswith, values, itertools.repeat("T00:00:00"))):
+                values = [value[:10] if value.endswith("T00:00:00") else value for value in values]
+            columns.append(values)
+            continue
+        values = column(index)
+        columns.append(values if formatter is identity else format_column(formatter, values))
+    return columns
 
 
 # --- Temporal values as the UI shows them (`formatter/datetime.clj`), via Java-style patterns.

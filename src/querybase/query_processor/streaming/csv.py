@@ -11,13 +11,13 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from querybase.query_processor.postprocess.format_rows import columns_of
+from querybase.query_processor.postprocess.format_rows import FormattedBatch
 from querybase.query_processor.streaming.common import (
     VizSettings,
     cell_formatter,
     clj_str,
     column_titles,
-    format_column,
+    formatted_columns,
     identity,
 )
 
@@ -77,6 +77,7 @@ class CsvResultsWriter:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\n")
         self._c_writer = len(cols) > 1
+        self._reformat = any(formatter is not identity for formatter in self._formatters)
 
     def begin(self) -> bytes:
         return _line(_field(title) for title in self._titles)
@@ -92,18 +93,14 @@ class CsvResultsWriter:
         return ",".join([_field(cell(value)) for cell, value in zip(self._cells, row, strict=True)]) + "\n"
 
     def _c_written(self, rows: Sequence[Sequence[Any]]) -> str:
-        columns = columns_of(rows)
-        iso_columns = getattr(rows, "iso_columns", frozenset())
-        changed = False
-        for index, (formatter, column) in enumerate(zip(self._formatters, columns, strict=True)):
-            if formatter is not identity:
-                column = columns[index] = format_column(formatter, column, naive_iso=index in iso_columns)
-                changed = True
+        columns = formatted_columns(rows, self._formatters)
+        # Rows as they came when no value changed (columns of a `FormattedBatch` are all it holds).
+        changed = self._reformat or isinstance(rows, FormattedBatch)
+        for index, column in enumerate(columns):
             types = set(map(type, column))
-            if types <= _AS_THEY_ARE or (types <= _NUMBERS and _floats_print_as_python(column)):
-                continue
-            columns[index] = list(map(clj_str, column))
-            changed = True
+            if not (types <= _AS_THEY_ARE or (types <= _NUMBERS and _floats_print_as_python(column))):
+                columns[index] = list(map(clj_str, column))
+                changed = True
         self._writer.writerows(zip(*columns, strict=True) if changed else rows)
         text = self._buffer.getvalue()
         self._buffer.seek(0)

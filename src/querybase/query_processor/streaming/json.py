@@ -8,12 +8,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from querybase.jsonutil import dumps
-from querybase.query_processor.postprocess.format_rows import columns_of
 from querybase.query_processor.streaming.common import (
     VizSettings,
     cell_formatter,
     column_titles,
-    format_column,
+    formatted_columns,
     identity,
 )
 
@@ -32,19 +31,15 @@ class JsonResultsWriter:
         # Duplicate titles collapse into one key holding the last value, as Clojure's `zipmap` does.
         self._keys = column_titles(cols, viz, format_rows=format_rows)
         self._formatters = [cell_formatter(col, viz, format_rows=format_rows) for col in cols]
+        self._reformat = any(formatter is not identity for formatter in self._formatters)
         self._separator = b""
 
     def begin(self) -> bytes:
         return b"[\n"
 
     def write_rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        work = [(i, fmt) for i, fmt in enumerate(self._formatters) if fmt is not identity]
-        if work:
-            columns = columns_of(rows)
-            iso_columns = getattr(rows, "iso_columns", frozenset())
-            for index, fmt in work:
-                columns[index] = format_column(fmt, columns[index], naive_iso=index in iso_columns)
-            rows = list(zip(*columns, strict=True))
+        if self._reformat:
+            rows = list(zip(*formatted_columns(rows, self._formatters), strict=True))
         keys, separator = self._keys, self._separator
         # Appended one by one: each orjson result holds a few KiB of spare capacity while it lives.
         encoded = bytearray()
