@@ -87,6 +87,30 @@ def test_the_fields_and_tables_a_query_reaches_are_read_in_one_query_each(server
     assert reads.count("metabase_table") == 1, reads
 
 
+def test_native_form_is_remembered_for_the_same_statement_and_values_only(api, sample, monkeypatch):
+    """`native_form` (the SQL with values written in) is compiled once per statement shape and values;
+    a value of another type or another value is another text."""
+    from querybase.query_processor import process
+
+    monkeypatch.setattr(process, "_LITERAL_SQL", {})
+    crowberto = api.as_("crowberto")
+
+    def native_sql(value: object) -> str:
+        query = tutorial_query(sample)
+        query["query"]["filter"][2] = value
+        return crowberto.post("/api/dataset", query, expect=202)["data"]["native_form"]["query"]
+
+    first = native_sql(100)
+    assert re.search(r'"ORDERS"\."SUBTOTAL" > 100\b', first), first
+    assert native_sql(100) == first
+    assert len(process._LITERAL_SQL) == 1
+    assert re.search(r'"ORDERS"\."SUBTOTAL" > 100\.5\b', native_sql(100.5))
+    assert re.search(r'"ORDERS"\."SUBTOTAL" > 100\.0\b', native_sql(100.0))
+    assert re.search(r'"ORDERS"\."SUBTOTAL" > 99\b', native_sql(99))
+    assert len(process._LITERAL_SQL) == 4
+    assert native_sql(100) == first
+
+
 def test_a_failing_query_is_a_202_with_status_failed(api, sample):
     query = {"database": sample["db"], "type": "query", "query": {"source-table": 987654}}
     body = api.as_("rasta").post("/api/dataset", query, expect=202)

@@ -8,6 +8,7 @@ holds app-DB locks, and lets downloads stream rows straight from the cursor.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -78,13 +79,60 @@ def row_limit(query: dict[str, Any], *, download: bool) -> int | None:
 
 
 def _native_form(ctx: QueryContext, statement: ClauseElement) -> dict[str, Any]:
+    """The SQL as Metabase shows it, values written in (the statement itself runs with bound values).
+    That takes a second compilation, so the text is remembered for the statement's shape and values:
+    a dashboard or a script asks the same questions again and again."""
+    key = _literal_sql_key(ctx.driver.sqlalchemy_driver, statement)
+    with _LITERAL_SQL_LOCK:
+        sql = _LITERAL_SQL.get(key) if key is not None else None
+    if sql is not None:
+        return {"query": sql, "params": None}
     dialect = ctx.driver.dialect()
     try:
         sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-        return {"query": sql, "params": None}
     except Exception:
         compiled = statement.compile(dialect=dialect)
         return {"query": str(compiled), "params": list(compiled.params.values())}
+    if key is not None:
+        with _LITERAL_SQL_LOCK:
+            _LITERAL_SQL[key] = sql
+            if len(_LITERAL_SQL) > _LITERAL_SQL_SIZE:
+                del _LITERAL_SQL[next(iter(_LITERAL_SQL))]
+    return {"query": sql, "params": None}
+
+
+# Literal SQL by (dialect, statement shape, values); the oldest entry goes first when it is full.
+_LITERAL_SQL: dict[tuple[Any, ...], str] = {}
+_LITERAL_SQL_SIZE = 512
+_LITERAL_SQL_LOCK = threading.Lock()
+
+
+def _literal_sql_key(dialect: str, statement: ClauseElement) -> tuple[Any, ...] | None:
+    """SQLAlchemy's cache key of the statement (its shape; computed once per statement, and reused by
+    SQLAlchemy's compiled cache when it runs) with the values bound into it, or None when a value cannot
+    be part of a key."""
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return None
+    values = tuple(_hashable(param.effective_value) for param in cache_key.bindparams)
+    if _UNHASHABLE in values:
+        return None
+    return (dialect, cache_key.key, values)
+
+
+_UNHASHABLE = object()
+
+
+def _hashable(value: Any) -> Any:
+    """The value as part of a key, with its type (1, 1.0 and True are equal keys but not equal SQL)."""
+    if isinstance(value, (list, tuple)):
+        items = tuple(_hashable(item) for item in value)
+        return _UNHASHABLE if _UNHASHABLE in items else (type(value), items)
+    try:
+        hash(value)
+    except TypeError:
+        return _UNHASHABLE
+    return (type(value), value)
 
 
 def prepare(ctx: QueryContext, query: dict[str, Any], *, download: bool = False) -> Prepared:
