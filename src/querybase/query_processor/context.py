@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from querybase.drivers.base import Feature
@@ -44,6 +44,16 @@ def _collect_ids(node: Any, field_ids: set[int], table_ids: set[int]) -> None:
                 _collect_ids(value, field_ids, table_ids)
 
 
+# Built once, the ids an expanding parameter: SQLAlchemy then computes each statement's cache key once,
+# not for every query (building and keying them was a tenth of preparing a small query).
+_IDS = bindparam("ids", expanding=True)
+_FIELDS = select(Field).where(Field.id.in_(_IDS))
+_FIELDS_AND_FK_TARGETS = select(Field).where(
+    or_(Field.id.in_(_IDS), Field.id.in_(select(Field.fk_target_field_id).where(Field.id.in_(_IDS))))
+)
+_TABLES = select(Table).where(Table.id.in_(_IDS))
+
+
 class Metadata:
     """Tables and fields of one database, loaded from the app DB on first use and then kept for the query."""
 
@@ -57,14 +67,14 @@ class Metadata:
     def load_fields(self, ids: Iterable[int]) -> None:
         missing = {i for i in ids if i not in self._fields}
         if missing:
-            for f in self.db.scalars(select(Field).where(Field.id.in_(missing))):
+            for f in self.db.scalars(_FIELDS, {"ids": list(missing)}):
                 self._fields[f.id] = f
             self.load_tables({f.table_id for f in self._fields.values()})
 
     def load_tables(self, ids: Iterable[int]) -> None:
         missing = {i for i in ids if i not in self._tables}
         if missing:
-            for t in self.db.scalars(select(Table).where(Table.id.in_(missing))):
+            for t in self.db.scalars(_TABLES, {"ids": list(missing)}):
                 self._tables[t.id] = t
 
     def preload(self, query: Any) -> None:
@@ -76,8 +86,7 @@ class Metadata:
         _collect_ids(query, field_ids, table_ids)
         missing = field_ids - self._fields.keys()
         if missing:
-            targets = select(Field.fk_target_field_id).where(Field.id.in_(missing))
-            for f in self.db.scalars(select(Field).where(or_(Field.id.in_(missing), Field.id.in_(targets)))):
+            for f in self.db.scalars(_FIELDS_AND_FK_TARGETS, {"ids": list(missing)}):
                 self._fields[f.id] = f
         self.load_tables(table_ids | {f.table_id for f in self._fields.values()})
 
