@@ -3,9 +3,11 @@ properties the login page reads (`/api/session/properties`)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -229,6 +231,35 @@ def test_session_header_and_cookie_both_authenticate(api: Api, user_ids: dict[st
     assert as_session(api, session).get("/api/user/current")["id"] == user_ids["lucky"]
     by_cookie = api.get("/api/user/current", headers={"Cookie": f"metabase.SESSION={session}"})
     assert by_cookie["id"] == user_ids["lucky"]
+
+
+def test_a_read_looks_the_session_up_in_a_worker_thread_when_the_pool_is_empty(
+    api: Api, server: Server, user_ids: dict[str, int]
+) -> None:
+    """On an SQLite app DB a GET's session is looked up on the event loop only while a connection is
+    free (`AppDB.quick_read`). With none left the lookup waits in a worker thread, and the loop goes on
+    answering meanwhile; the request completes once a connection comes back."""
+    appdb = server.client.app.state.appdb
+    if not appdb.local:
+        pytest.skip("only an SQLite app DB is read on the event loop")
+    lucky = api.as_("lucky")
+    assert lucky.get("/api/user/current")["id"] == user_ids["lucky"]
+    held = []
+    try:
+        while appdb.quick_read():
+            held.append(appdb.engine.connect())
+        held.append(appdb.engine.connect())  # the last one: a checkout would now wait
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(lucky.get, "/api/user/current")
+            time.sleep(0.5)
+            assert not pending.done()
+            assert api.get("/api/health") == {"status": "ok"}
+            held.pop().close()
+            assert pending.result(timeout=10)["id"] == user_ids["lucky"]
+    finally:
+        for connection in held:
+            connection.close()
+    assert appdb.quick_read()
 
 
 @pytest.mark.parametrize("session", ["5e1ec7ed-0000-4000-8000-000000000000", "not-a-uuid", ""])

@@ -78,8 +78,20 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or request.headers.get(SESSION_HEADER)
 
 
-def find_user(request: Request, db: DbSession, config: AppConfig) -> User | None:
-    """The active user behind the request's session cookie, session header or API key, if any."""
+async def find_user(request: Request, db: DbSession, config: AppConfig) -> User | None:
+    """The active user behind the request's session cookie, session header or API key, if any.
+
+    Looked up right here, on the event loop, for a GET when the app DB can answer at once
+    (`AppDB.quick_read`): a read of a local SQLite file costs less than the trip to a worker thread and
+    back (a fifth more `/api/user/current` requests a second with two workers). Otherwise in a worker
+    thread: a networked app DB's round trip, a write request's first statement (which may wait for SQLite's
+    write lock) or a wait for a pooled connection must not hold up the loop."""
+    if request.method in _READS and request.app.state.appdb.quick_read():
+        return _find_user(request, db, config)
+    return await run_in_threadpool(_find_user, request, db, config)
+
+
+def _find_user(request: Request, db: Session, config: Config) -> User | None:
     token = session_token(request)
     if token:
         user = find_session_user(db, token, config.session_age_minutes)

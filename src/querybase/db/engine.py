@@ -40,12 +40,20 @@ class AppDB:
     def __init__(self, url: URL) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self.local = url.get_backend_name() == "sqlite"
         self.sessions = sessionmaker(self.engine, class_=AppSession, expire_on_commit=False)
         # For requests that only read (GET): on SQLite they need not take the write lock, so they run
         # side by side instead of in turn; on every app DB a write in them is refused (see `make_engine`).
         self.read_sessions = sessionmaker(
             self.engine.execution_options(qb_read_only=True), class_=AppSession, expire_on_commit=False
         )
+
+    def quick_read(self) -> bool:
+        """Whether a read can start at once and costs microseconds: the app DB is a file on this machine
+        (SQLite; a read never waits on a network or, in WAL mode, on a writer) and the pool has a spare
+        connection (taking one never waits either; one is left for a racing worker thread)."""
+        spare = _SQLITE_POOL_SIZE + _SQLITE_MAX_OVERFLOW - 1 - self.engine.pool.checkedout()  # type: ignore[attr-defined]
+        return self.local and spare > 0
 
     @classmethod
     def from_config(cls, config: Config) -> AppDB:
@@ -105,10 +113,16 @@ class AppSession(Session):
         return super().get(entity, ident, **kwargs)
 
 
+_SQLITE_POOL_SIZE, _SQLITE_MAX_OVERFLOW = 20, 20
+
+
 def make_engine(url: URL) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=_SQLITE_POOL_SIZE,
+            max_overflow=_SQLITE_MAX_OVERFLOW,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take it over (SQLAlchemy's documented
