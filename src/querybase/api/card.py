@@ -14,9 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
-from querybase import jsonutil
 from querybase.api import shapes
-from querybase.api.dataset import failed_body, get_query_metadata, query_context, run_to_json
+from querybase.api.dataset import get_query_metadata
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute, download_fields
 from querybase.api.schema import (
@@ -51,9 +50,9 @@ from querybase.models.segment import Segment
 from querybase.models.user import User
 from querybase.permissions import checks
 from querybase.query_processor import permissions, process, streaming
+from querybase.query_processor.answers import card_query, failed_body, query_context, run_card
 from querybase.query_processor.errors import InvalidQuery, QueryError
 from querybase.query_processor.mbql.normalize import normalize
-from querybase.query_processor.parameters.mbql import apply_parameters
 from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["card"])
@@ -248,17 +247,6 @@ def _uses_segment(card: Card, segment_id: int) -> bool:
     except ValueError:
         return False
     return _contains(legacy.get("query"), ["segment", segment_id])
-
-
-def card_query(card: Card, parameters: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """The query to run for `card` with `parameters` applied: a native query takes them as they are
-    (template tags), an MBQL query gets a filter per parameter that has a value."""
-    query = jsonutil.loads(jsonutil.dumps(card.dataset_query))
-    if not parameters:
-        return query
-    if card.query_type == "native":
-        return {**query, "parameters": parameters}
-    return apply_parameters(normalize(query), parameters)
 
 
 # --- serialization ------------------------------------------------------------------------------------------
@@ -669,32 +657,6 @@ def query_card(
         # Metabase's card-query event: a question run (not a collection preview) is a recent view.
         record_view(db, user.id, "card", card.id, "view")
     return JSONResponse(answer, status_code=202)
-
-
-def run_card(
-    db: Session,
-    user: User | None,
-    settings: Settings,
-    card: Card,
-    parameters: list[dict[str, Any]] | None,
-    context: str,
-    constraints: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The card's JSON answer with `parameters` applied (Metabase's failed body when it cannot run). Public
-    links and embeds run cards this way too, without a user; `constraints` replace the default row limits
-    (embed previews show at most 2,000 rows)."""
-    ctx = query_context(db, user, settings, card.dataset_query, context)
-    # A saved question runs for whoever may read it (its collection decides, not ad-hoc data permissions).
-    ctx.info[permissions.CARD_ID] = card.id
-    started, started_at = time.monotonic(), utcnow()
-    try:
-        query = card_query(card, parameters)
-    except (QueryError, ValueError) as error:
-        failure = error if isinstance(error, QueryError) else InvalidQuery(str(error))
-        return failed_body(card.dataset_query, failure, started, started_at)
-    if constraints is not None:
-        query = {**query, "constraints": constraints}
-    return run_to_json(db, ctx, query, context)
 
 
 def _invalid_download_parameters(parameters: Any) -> dict[str, Any]:

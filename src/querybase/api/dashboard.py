@@ -14,13 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from querybase.api import shapes
-from querybase.api.dataset import (
-    ParameterValuesBody,
-    _parameter_values,
-    failed_body,
-    query_context,
-    run_to_json,
-)
+from querybase.api.dataset import ParameterValuesBody, _parameter_values
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
 from querybase.api.routing import MetabaseRoute, download_fields
 from querybase.api.schema import (
@@ -60,20 +54,18 @@ from querybase.models.dashboard import (
     mapped_field_ids,
     series_card_ids,
     tab_json,
-    template_tags,
 )
 from querybase.models.revision import forget_revisions, push_revision
 from querybase.models.user import User
 from querybase.permissions import checks
 from querybase.query_processor import permissions, process, streaming
+from querybase.query_processor.answers import dashcard_query, failed_body, query_context, run_dashboard_card
 from querybase.query_processor.errors import QueryError
 from querybase.query_processor.parameters.dashboard import (
     MAX_VALUES,
     Constraint,
-    apply_temporal_units,
     chain_filter_query,
 )
-from querybase.query_processor.parameters.mbql import apply_parameters
 from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["dashboard"])
@@ -972,59 +964,6 @@ def dashcard_and_card(
     return dashcard, check_404(db.get(Card, card_id))
 
 
-def _resolve_parameters(
-    dashboard: Dashboard, dashcard: DashboardCard, card: Card, sent: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The card's parameters for this run: each dashboard parameter with a value (sent, else its default)
-    aimed at the card's target from the dashcard's mappings."""
-    by_id = {p["id"]: p for p in dashboard.parameters or [] if isinstance(p, dict) and "id" in p}
-    values: dict[str, dict[str, Any]] = {}
-    for param in sent:
-        param_id = param.get("id")
-        if param_id not in by_id:
-            raise BadRequest(f"Dashboard does not have a parameter with ID {pr_str(param_id)}.")
-        values[param_id] = param
-    resolved = []
-    for param_id, declared in by_id.items():
-        given = values.get(param_id)
-        value = given.get("value") if given is not None else declared.get("default")
-        if value is None or value == []:
-            continue
-        for mapping in dashcard.parameter_mappings or []:
-            if mapping.get("parameter_id") != param_id or mapping.get("card_id", card.id) != card.id:
-                continue
-            resolved.append(
-                {
-                    "id": param_id,
-                    "type": (given or {}).get("type") or declared.get("type"),
-                    "value": value,
-                    "target": mapping.get("target"),
-                    "options": declared.get("options"),
-                }
-            )
-    return resolved
-
-
-def _card_query(
-    db: Session, dashboard: Dashboard, dashcard: DashboardCard, card: Card, sent: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """The card's query with the dashboard's parameter values applied."""
-    query = process.normalize_query(copy.deepcopy(card.dataset_query))
-    parameters = _resolve_parameters(dashboard, dashcard, card, sent)
-    if query.get("type") == "native":
-        tags = template_tags(query)
-        query["parameters"] = [p for p in parameters if _tag_target(p["target"]) in tags]
-        return query
-    return apply_temporal_units(db, apply_parameters(query, parameters), parameters)
-
-
-def _tag_target(target: Any) -> str | None:
-    ref = target[1] if isinstance(target, list) and len(target) >= 2 else None
-    if isinstance(ref, list) and len(ref) == 2 and ref[0] == "template-tag" and isinstance(ref[1], str):
-        return ref[1]
-    return None
-
-
 @router.post(
     "/{dashboard_id}/dashcard/{dashcard_id}/card/{card_id}/query",
     status_code=202,
@@ -1044,30 +983,6 @@ def run_dashcard(
     sent = (body.parameters if body is not None else None) or []
     answer = run_dashboard_card(db, user, settings, (dashboard, dashcard, card), sent, "dashboard")
     return JSONResponse(answer, status_code=202)
-
-
-def run_dashboard_card(
-    db: Session,
-    user: User | None,
-    settings: Settings,
-    found: tuple[Dashboard, DashboardCard, Card],
-    sent: list[dict[str, Any]],
-    context: str,
-) -> dict[str, Any]:
-    """A dashboard card's JSON answer with the dashboard's filter values `sent` (Metabase's failed body when
-    it cannot run). Public links and embeds run dashboard cards this way too, without a user."""
-    dashboard, dashcard, card = found
-    ctx = query_context(db, user, settings, card.dataset_query, context)
-    ctx.info[permissions.CARD_ID] = card.id
-    started, started_at = time.monotonic(), utcnow()
-    try:
-        query = _card_query(db, dashboard, dashcard, card, sent)
-    except QueryError as error:
-        return failed_body(card.dataset_query, error, started, started_at)
-    answer = run_to_json(db, ctx, query, context)
-    answer["card_id"] = card.id
-    answer["dashboard_id"] = dashboard.id
-    return answer
 
 
 async def _export_parameters(request: Request) -> tuple[list[dict[str, Any]], bool]:
@@ -1143,7 +1058,7 @@ def export_dashboard_card(
     ctx.info[permissions.CARD_ID] = card.id
     started, started_at = time.monotonic(), utcnow()
     try:
-        query = _card_query(db, dashboard, dashcard, card, parameters)
+        query = dashcard_query(db, dashboard, dashcard, card, parameters)
         prepared = process.prepare(ctx, query, download=True)
         db.commit()
         result = process.run(prepared)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -19,117 +18,19 @@ from querybase.api.field import field_values_json
 from querybase.api.routing import MetabaseRoute, form_or_json
 from querybase.api.schema import PositiveInt
 from querybase.api.table import query_metadata as table_query_metadata
-from querybase.drivers import get_driver
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403
 from querybase.jsonutil import JSONResponse
 from querybase.models.base import utcnow
-from querybase.models.database import Database, Field, Table, database_json
+from querybase.models.database import Field, Table, database_json
 from querybase.models.user import User
 from querybase.permissions import checks
 from querybase.permissions.data import can_read_database
-from querybase.query_processor import process, saved, streaming
-from querybase.query_processor.context import Metadata, QueryContext
+from querybase.query_processor import process, streaming
+from querybase.query_processor.answers import failed_body, query_context, run_to_json
 from querybase.query_processor.errors import QueryError
 from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["dataset"])
-
-
-def query_context(
-    db: Session, user: User | None, settings: Settings, query: Any, context: str
-) -> QueryContext:
-    """The context for running `query`: its database (404 when unknown) and driver."""
-    if not isinstance(query, dict):
-        raise BadRequest({"errors": {"query": "value must be a map."}})
-    database_id = query.get("database")
-    if not isinstance(database_id, int) or isinstance(database_id, bool):
-        raise BadRequest(
-            {
-                "errors": {"database": "value must be an integer greater than zero."},
-                "specific-errors": {"database": ["value must be an integer greater than zero."]},
-            }
-        )
-    if database_id == saved.SAVED_QUESTIONS_DB_ID:
-        # A query of the "Saved Questions" virtual database runs on its source card's database.
-        database_id = saved.saved_questions_database_id(db, query)
-    database = db.get(Database, database_id) if database_id is not None else None
-    driver = get_driver(database.engine) if database is not None else None
-    if database is None or driver is None:
-        raise NotFound()
-    return QueryContext(
-        db=db,
-        database=database,
-        driver=driver,
-        user=user,
-        metadata=Metadata(db, database.id),
-        context=context,
-        start_of_week=str(settings.get("start-of-week") or "sunday"),
-        timezone=str(settings.get("report-timezone") or "UTC"),
-    )
-
-
-def failed_body(query: Any, error: QueryError, started: float, started_at: dt.datetime) -> dict[str, Any]:
-    """Metabase's body for a query that failed (sent with the same status as a success)."""
-    return {
-        "status": "failed",
-        "class": type(error).__name__,
-        "error": error.message,
-        "error_type": error.error_type,
-        "stacktrace": [],
-        "json_query": query,
-        "database_id": query.get("database") if isinstance(query, dict) else None,
-        "started_at": started_at,
-        "running_time": int((time.monotonic() - started) * 1000),
-        "row_count": 0,
-        "via": [{"status": "failed", "error": error.message, "error_type": error.error_type}],
-        "data": {"rows": [], "cols": []},
-    }
-
-
-def completed_body(
-    query: dict[str, Any],
-    result: process.Result,
-    rows: list[list[Any]],
-    started: float,
-    started_at: dt.datetime,
-    context: str,
-    ctx: QueryContext,
-) -> dict[str, Any]:
-    return {
-        "data": {
-            "rows": rows,
-            "cols": result.cols,
-            "native_form": result.native,
-            "results_timezone": ctx.results_timezone,
-            "results_metadata": {"columns": result.cols},
-            "insights": None,
-            "requested_timezone": ctx.timezone,
-            "format-rows?": True,
-            "is_sandboxed": False,
-        },
-        "database_id": ctx.database.id,
-        "started_at": started_at,
-        "json_query": query,
-        "average_execution_time": None,
-        "status": "completed",
-        "context": context,
-        "row_count": len(rows),
-        "running_time": int((time.monotonic() - started) * 1000),
-    }
-
-
-def run_to_json(db: Session, ctx: QueryContext, query: Any, context: str) -> dict[str, Any]:
-    """Run a query for a JSON answer; failures become Metabase's failed body, never an exception."""
-    started, started_at = time.monotonic(), utcnow()
-    try:
-        prepared = process.prepare(ctx, query)
-        # The app-DB transaction ends before the warehouse is queried.
-        db.commit()
-        result = process.run(prepared)
-        rows = list(result.rows())
-    except QueryError as error:
-        return failed_body(query, error, started, started_at)
-    return completed_body(query, result, rows, started, started_at, context, ctx)
 
 
 @router.post("", status_code=202, responses=shapes.ok(shapes.QueryResult, 202))

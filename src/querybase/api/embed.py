@@ -21,12 +21,11 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from querybase.api import shapes
-from querybase.api.card import export_card, run_card
+from querybase.api.card import export_card
 from querybase.api.dashboard import (
     dashboard_param_values,
     dashcard_and_card,
     export_dashboard_card,
-    run_dashboard_card,
 )
 from querybase.api.deps import DbSession, SettingsDep
 from querybase.api.public import (
@@ -59,6 +58,7 @@ from querybase.jsonutil import JSONResponse
 from querybase.models.card import Card
 from querybase.models.dashboard import Dashboard
 from querybase.query_processor import streaming
+from querybase.query_processor.answers import run_card, run_dashboard_card
 from querybase.settings.registry import Settings
 
 log = logging.getLogger(__name__)

@@ -25,13 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from querybase.api import shapes
-from querybase.api.card import export_card, run_card
+from querybase.api.card import export_card
 from querybase.api.dashboard import (
     _export_parameters,
     dashboard_param_values,
     dashcard_and_card,
     export_dashboard_card,
-    run_dashboard_card,
 )
 from querybase.api.dataset import ParameterValuesBody, _parameter_values
 from querybase.api.deps import DbSession, SettingsDep
@@ -54,6 +53,7 @@ from querybase.models.dashboard import (
 )
 from querybase.models.database import Field, field_json
 from querybase.query_processor import streaming
+from querybase.query_processor.answers import run_card, run_dashboard_card
 from querybase.settings.registry import Settings
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from querybase.api import shapes
-from querybase.api.card import readable_card, run_card
+from querybase.api.card import readable_card
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import (
@@ -51,6 +51,7 @@ from querybase.models.pulse import (
 )
 from querybase.models.user import User
 from querybase.permissions import checks
+from querybase.query_processor.answers import run_card
 from querybase.settings.registry import Settings
 
 router = APIRouter(route_class=MetabaseRoute, tags=["pulse"])

@@ -1,9 +1,10 @@
 """Deliveries: a dashboard subscription or an alert, run as its creator and turned into emails.
 
-Each builder reads what it needs through the caller's app-DB session, runs the cards through the API's own
-query paths (`run_dashboard_card`, `run_card`: the creator's permissions apply, as in Metabase, so every
-recipient sees what the creator may see) and returns prepared messages. The caller sends them once its
-transaction is over (`transmit`), so no app-DB lock is held while talking to the mail server.
+Each builder reads what it needs through the caller's app-DB session, runs the cards as the API does
+(`query_processor.answers`: `run_dashboard_card`, `run_card`; the creator's permissions apply, as in
+Metabase, so every recipient sees what the creator may see) and returns prepared messages. The caller
+sends them once its transaction is over (`transmit`), so no app-DB lock is held while talking to the
+mail server.
 
 Users get one message together (hidden from each other when `bcc-enabled?`); each raw email address gets
 its own, whose footer links to the unsubscribe page with Metabase's hash.
@@ -22,8 +23,6 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from querybase.api.card import run_card
-from querybase.api.dashboard import run_dashboard_card
 from querybase.api.schema import EMAIL_RE
 from querybase.delivery.render import (
     CardPart,
@@ -53,6 +52,7 @@ from querybase.models.notification import handlers as notification_handlers
 from querybase.models.notification import recipients as notification_recipients
 from querybase.models.pulse import Pulse, PulseChannel, active_recipient_users, pulse_cards, raw_emails
 from querybase.models.user import PermissionsGroupMembership, User
+from querybase.query_processor.answers import run_card, run_dashboard_card
 from querybase.settings.registry import Settings
 
 log = logging.getLogger("querybase.delivery")
