@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from querybase.api import dataset as dataset_api
+from querybase.query_processor import answers
 from querybase.query_processor.context import QueryContext
 from tests.support.datasets import events
 from tests.support.datasets.connected import Connected, Warehouses, connect
@@ -60,7 +60,7 @@ def admin(api: Api) -> Api:
 @pytest.fixture
 def fixed_now(monkeypatch: pytest.MonkeyPatch) -> None:
     """Relative filters evaluated at `events.NOW` (the API builds each query's context with this `now`)."""
-    monkeypatch.setattr(dataset_api, "QueryContext", functools.partial(QueryContext, now=events.NOW))
+    monkeypatch.setattr(answers, "QueryContext", functools.partial(QueryContext, now=events.NOW))
 
 
 def run(admin: Api, db: Connected, inner: dict[str, Any]) -> dict[str, Any]:
