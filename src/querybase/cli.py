@@ -11,7 +11,7 @@ from pathlib import Path
 
 from querybase import METABASE_API_VERSION, __version__
 from querybase.api_docs import REFERENCE_ENDPOINTS
-from querybase.config import MAX_WORKERS, Config, ConfigError
+from querybase.config import Config, ConfigError, parse_workers
 
 log = logging.getLogger("querybase")
 
@@ -83,9 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _workers(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_WORKERS}, not {raw!r}")
-    return int(raw)
+    try:
+        return parse_workers(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _migrate(config: Config) -> int:

@@ -98,8 +98,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 def _workers(raw: str | None) -> int:
     if raw in (None, ""):
         return 1
+    try:
+        return parse_workers(raw)
+    except ValueError as exc:
+        raise ConfigError(f"QB_WORKERS must be {exc}") from None
+
+
+def parse_workers(raw: str) -> int:
+    """A number of server processes (`QB_WORKERS`, `serve --workers`); ValueError says what is allowed."""
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
-        raise ConfigError(f"QB_WORKERS must be a whole number from 1 to {MAX_WORKERS}, not {raw!r}")
+        raise ValueError(f"a whole number from 1 to {MAX_WORKERS}, not {raw!r}")
     return int(raw)
 
 
