@@ -7,6 +7,7 @@ import concurrent.futures
 import datetime as dt
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -233,12 +234,48 @@ def test_session_header_and_cookie_both_authenticate(api: Api, user_ids: dict[st
     assert by_cookie["id"] == user_ids["lucky"]
 
 
-def test_a_read_looks_the_session_up_in_a_worker_thread_when_the_pool_is_empty(
-    api: Api, server: Server, user_ids: dict[str, int]
+@pytest.fixture
+def endpoint_threads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The threads `user_json` ran in: it serves `/api/user/current` (a `quick` endpoint) and `/api/user`
+    (not one)."""
+    from querybase.api import user as user_api
+
+    threads: list[int] = []
+    real = user_api.user_json
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(user_api, "user_json", recording)
+    return threads
+
+
+def loop_thread(server: Server) -> int:
+    return server.client.portal.call(threading.get_ident)
+
+
+def test_quick_reads_run_on_the_event_loop_and_the_rest_in_worker_threads(
+    api: Api, server: Server, endpoint_threads: list[int]
 ) -> None:
-    """On an SQLite app DB a GET's session is looked up on the event loop only while a connection is
-    free (`AppDB.quick_read`). With none left the lookup waits in a worker thread, and the loop goes on
-    answering meanwhile; the request completes once a connection comes back."""
+    """On an SQLite app DB a `quick` GET endpoint runs on the event loop, other endpoints in a worker
+    thread; on a networked app DB every one in a worker thread."""
+    loop = loop_thread(server)
+    api.as_("lucky").get("/api/user/current")
+    on_loop = server.client.app.state.appdb.local
+    assert (endpoint_threads[-1] == loop) is on_loop
+    api.as_("crowberto").get("/api/user")
+    assert endpoint_threads[-1] != loop
+    api.as_("crowberto").put(f"/api/user/{server.user_ids['crowberto']}", {"locale": None})
+    assert endpoint_threads[-1] != loop
+
+
+def test_a_read_waits_for_the_pool_in_a_worker_thread(
+    api: Api, server: Server, user_ids: dict[str, int], endpoint_threads: list[int]
+) -> None:
+    """On an SQLite app DB a GET's session is looked up, and a `quick` endpoint run, on the event loop
+    only while a connection is free (`AppDB.quick_read`). With none left both wait in a worker thread,
+    and the loop goes on answering meanwhile; the request completes once a connection comes back."""
     appdb = server.client.app.state.appdb
     if not appdb.local:
         pytest.skip("only an SQLite app DB is read on the event loop")
@@ -259,6 +296,7 @@ def test_a_read_looks_the_session_up_in_a_worker_thread_when_the_pool_is_empty(
     finally:
         for connection in held:
             connection.close()
+    assert endpoint_threads[-1] != loop_thread(server)
     assert appdb.quick_read()
 
 

@@ -17,7 +17,7 @@ from starlette.responses import StreamingResponse
 from querybase.api import shapes
 from querybase.api.dataset import get_query_metadata
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
-from querybase.api.routing import MetabaseRoute, download_fields
+from querybase.api.routing import MetabaseRoute, download_fields, quick
 from querybase.api.schema import (
     Boolean,
     Map,
@@ -422,6 +422,7 @@ def move_cards(body: MoveCardsBody, user: CurrentUser, db: DbSession) -> dict[st
 
 
 @router.get("/{card_id}", responses=shapes.ok(shapes.Card))
+@quick
 def get_card(
     card_id: str,
     request: Request,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, quick
 from querybase.api.schema import (
     BooleanValue,
     Int,
@@ -316,6 +316,7 @@ def collection_tree(
 
 
 @router.get("/root", responses=shapes.ok(shapes.Collection))
+@quick
 def get_root(user: CurrentUser, db: DbSession, namespace: NonBlankString | None = None) -> dict[str, Any]:
     """The root pseudo-collection: everything with no `collection_id`."""
     writable = collection_permissions.can_write_collection(db, user, None, namespace)
@@ -796,6 +797,7 @@ def collection_items(
 
 
 @router.get("/root/items", responses=shapes.ok(shapes.ItemsPage))
+@quick
 def root_items(
     user: CurrentUser,
     db: DbSession,
@@ -829,6 +831,7 @@ def root_items(
 
 
 @router.get("/{collection_id}/items", responses=shapes.ok(shapes.ItemsPage))
+@quick
 def items(
     collection_id: str,
     user: CurrentUser,
@@ -867,6 +870,7 @@ def items(
 
 
 @router.get("/{collection_id}", responses=shapes.ok(shapes.Collection))
+@quick
 def get_collection(collection_id: str, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """One collection, by id or entity id, with its parent and effective location and ancestors."""
     return collection_detail(db, user, read_collection(db, user, collection_id))

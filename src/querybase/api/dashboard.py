@@ -16,7 +16,7 @@ from starlette.responses import StreamingResponse
 from querybase.api import shapes
 from querybase.api.dataset import ParameterValuesBody, _parameter_values
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
-from querybase.api.routing import MetabaseRoute, download_fields
+from querybase.api.routing import MetabaseRoute, download_fields, quick
 from querybase.api.schema import (
     INT32_MAX,
     Int,
@@ -380,6 +380,7 @@ def list_dashboards(
 
 
 @router.get("/{dashboard_id}", responses=shapes.ok(shapes.DashboardDetail))
+@quick
 def get_dashboard(
     dashboard_id: str, request: Request, background: BackgroundTasks, user: CurrentUser, db: DbSession
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from querybase import sample_database, sync
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SuperUser
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, quick
 from querybase.api.schema import NON_BLANK, MbType, NonBlankString, PositiveInt, non_blank, received
 from querybase.api.table import ROOT_COLLECTION_SCHEMA, ordered_fields, target_json, virtual_table
 from querybase.drivers import get_driver
@@ -395,6 +395,7 @@ def add_sample_database(
 
 
 @router.get("/{database_id}", responses=shapes.ok(shapes.Database))
+@quick
 def get_database(
     database_id: int, user: CurrentUser, db: DbSession, include: str | None = None
 ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from querybase.api.routing import READS, on_loop
 from querybase.auth.api_keys import API_KEY_HEADER, find_api_key
 from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER, find_session_user
 from querybase.config import Config
@@ -30,7 +31,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     so this runs on the event loop; synchronous endpoints commit in their own thread (`MetabaseRoute`),
     and only what is left open is committed here, or rolled back when anything raised."""
     appdb: AppDB = request.app.state.appdb
-    factory = appdb.read_sessions if request.method in _READS else appdb.sessions
+    factory = appdb.read_sessions if request.method in READS else appdb.sessions
     session = factory()
     try:
         yield session
@@ -50,9 +51,6 @@ def _end(session: Session, commit: bool) -> None:
     finally:
         session.close()
 
-
-# A GET only reads (Metabase's API keeps that rule too), so its transaction is read-only; see `AppDB`.
-_READS = frozenset({"GET", "HEAD"})
 
 # scope="function": the transaction ends before the response is sent, so a failed commit is an error
 # response, and a client that got its answer can read what it wrote from any server process.
@@ -79,14 +77,10 @@ def session_token(request: Request) -> str | None:
 
 
 async def find_user(request: Request, db: DbSession, config: AppConfig) -> User | None:
-    """The active user behind the request's session cookie, session header or API key, if any.
-
-    Looked up right here, on the event loop, for a GET when the app DB can answer at once
-    (`AppDB.quick_read`): a read of a local SQLite file costs less than the trip to a worker thread and
-    back (a fifth more `/api/user/current` requests a second with two workers). Otherwise in a worker
-    thread: a networked app DB's round trip, a write request's first statement (which may wait for SQLite's
-    write lock) or a wait for a pooled connection must not hold up the loop."""
-    if request.method in _READS and request.app.state.appdb.quick_read():
+    """The active user behind the request's session cookie, session header or API key, if any: looked up
+    on the event loop when `on_loop()` (a GET's transaction on a local SQLite file), in a worker thread
+    otherwise."""
+    if on_loop():
         return _find_user(request, db, config)
     return await run_in_threadpool(_find_user, request, db, config)
 

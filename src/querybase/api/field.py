@@ -11,7 +11,7 @@ from sqlalchemy import column, func, select, table
 
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, quick
 from querybase.api.schema import NonBlankString, PositiveInt
 from querybase.api.table import enum_type, field_with_target, table_database_json, target_json
 from querybase.drivers import get_driver
@@ -118,6 +118,7 @@ def _source(tbl: Table, *fields: Field) -> SATable:
 
 
 @router.get("/{field_id}", responses=shapes.ok(shapes.FieldShape))
+@quick
 def get_field(field_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A field, with its table (and the table's database) and its FK target."""
     field = checks.readable_field(db, user, field_id)

@@ -8,6 +8,7 @@ of each failing field.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import json
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, get_route_path
 from starlette.types import Receive, Scope, Send
@@ -36,6 +38,29 @@ from querybase.longs import INT32_MAX
 _SIMPLE_DESCRIPTIONS = {str: "string", int: "integer", bool: "boolean", float: "number", dict: "map"}
 # What FastAPI answers (as a bare 400) when a body is not even text, e.g. invalid UTF-8.
 _UNPARSABLE_BODY = "There was an error parsing the body"
+# A GET only reads (Metabase's API keeps that rule too).
+READS = frozenset({"GET", "HEAD"})
+
+# Whether this request's app-DB reads may run on the event loop: see `on_loop` and `quick`.
+_ON_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("qb_on_loop", default=False)
+
+
+def on_loop() -> bool:
+    """Whether the current request may read the app DB right on the event loop, without a trip to a
+    worker thread: it is a GET, the app DB is a local SQLite file and a pooled connection is free
+    (`AppDB.quick_read`), decided once when the request reaches its route. Each trip between the loop and
+    a worker thread costs more than such a read, and under load the trip's hand-over of the GIL between
+    threads costs more again. A networked app DB, a write (which may wait for SQLite's write lock) or a
+    wait for a connection must not hold up the loop, so those still go to a worker thread."""
+    return _ON_LOOP.get()
+
+
+def quick(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a synchronous GET endpoint that only reads the app DB, and little of it: when `on_loop()` it
+    runs on the event loop instead of in a worker thread. Never for an endpoint that may reach a connected
+    database or do anything else slow: while it runs, the process answers nothing else."""
+    endpoint.qb_quick = True  # type: ignore[attr-defined]
+    return endpoint
 
 
 class MetabaseRoute(APIRoute):
@@ -45,7 +70,7 @@ class MetabaseRoute(APIRoute):
         if isinstance(kwargs.get("response_model"), DefaultPlaceholder) or "response_model" not in kwargs:
             kwargs["response_model"] = None
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _finishing(endpoint, kwargs.get("status_code"))
+            endpoint = _finishing(endpoint, kwargs.get("status_code"), getattr(endpoint, "qb_quick", False))
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -58,6 +83,7 @@ class MetabaseRoute(APIRoute):
         async def route_handler(request: Request) -> Response:
             for name in int_params:
                 _check_id(request.path_params.get(name, ""))
+            _ON_LOOP.set(request.method in READS and request.app.state.appdb.quick_read())
             try:
                 return await handler(request)
             except Forbidden:
@@ -211,11 +237,14 @@ def _malformed_json_message(error: dict[str, Any], document: Any) -> str:
     return f"{reason} at {line}:{column}"
 
 
-def _finishing(endpoint: Callable[..., Any], status_code: int | None) -> Callable[..., Any]:
+def _finishing(endpoint: Callable[..., Any], status_code: int | None, is_quick: bool) -> Callable[..., Any]:
     """A synchronous endpoint that finishes its request in the worker thread it runs in: renders its
     answer and commits the request's app-DB transaction. Otherwise each would be one more trip between
     the event loop and a worker thread, and such trips are a good part of a small request's cost. A
-    commit that fails still fails the request: the answer is only sent once this returns."""
+    commit that fails still fails the request: the answer is only sent once this returns.
+
+    A `quick` endpoint becomes a coroutine that does all that on the event loop when `on_loop()`, and in a
+    worker thread otherwise."""
     responses = [
         name
         for name, p in get_typed_signature(endpoint).parameters.items()
@@ -240,7 +269,16 @@ def _finishing(endpoint: Callable[..., Any], status_code: int | None) -> Callabl
                 value.commit()
         return result
 
-    return run_and_finish
+    if not is_quick:
+        return run_and_finish
+
+    @functools.wraps(endpoint)
+    async def on_loop_or_thread(*args: Any, **kwargs: Any) -> Any:
+        if _ON_LOOP.get():
+            return run_and_finish(*args, **kwargs)
+        return await run_in_threadpool(run_and_finish, *args, **kwargs)
+
+    return on_loop_or_thread
 
 
 def _check_id(raw: str) -> None:

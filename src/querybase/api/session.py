@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from querybase.api import shapes
 from querybase.api.deps import AppConfig, DbSession, OptionalUser, SettingsDep, session_token
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, quick
 from querybase.api.schema import Email, NonBlankString, Password
 from querybase.auth import reset_tokens, throttle
 from querybase.auth.passwords import burn_time, hash_password, verify_password
@@ -245,6 +245,7 @@ def readable_visibilities(user: User | None) -> set[Visibility]:
 
 
 @router.get("/properties", responses=shapes.ok(shapes.SessionProperties))
+@quick
 def get_properties(user: OptionalUser, settings: SettingsDep) -> dict[str, Any]:
     """Every non-sensitive setting the caller may read, by key: the setup token and `has-user-setup`
     for anyone, more once logged in."""

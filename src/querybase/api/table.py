@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from querybase import sync
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, quick
 from querybase.api.schema import MbType, NonBlankString, PositiveInt, pr_str, received
 from querybase.errors import BadRequest, check_404
 from querybase.models.card import Card
@@ -251,6 +251,7 @@ def list_card_foreign_keys(card_id: PositiveInt, user: CurrentUser) -> list[Any]
 
 
 @router.get("/{table_id}", responses=shapes.ok(shapes.Table))
+@quick
 def get_table_endpoint(table_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A table, with its database and the id of its primary key."""
     table = checks.readable_table(db, user, table_id)

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_
 
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
-from querybase.api.routing import MetabaseRoute
+from querybase.api.routing import MetabaseRoute, quick
 from querybase.api.schema import (
     BooleanValue,
     Email,
@@ -145,6 +145,7 @@ _GROUP_IDS = (
 
 
 @router.get("/current", responses=shapes.ok(shapes.CurrentUser))
+@quick
 def get_current_user(user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """The logged-in user, with their groups, personal collection and onboarding flags."""
     if user.is_superuser:
@@ -248,6 +249,7 @@ def _active_person(db: DbSession, user_id: int) -> User:
 
 
 @router.get("/{user_id}", responses=shapes.ok(shapes.User))
+@quick
 def get_user(user_id: int, user: CurrentUser, db: DbSession) -> dict[str, Any]:
     """A user (active or not), for themselves or an admin."""
     check_403(user.is_superuser or user.id == user_id)
