@@ -76,16 +76,20 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or request.headers.get(SESSION_HEADER)
 
 
-async def find_user(request: Request, db: DbSession, config: AppConfig) -> User | None:
+async def find_user(request: Request, db: DbSession) -> User | None:
     """The active user behind the request's session cookie, session header or API key, if any: looked up
     on the event loop when `on_loop()` (a GET's transaction on a local SQLite file), in a worker thread
-    otherwise."""
+    otherwise.
+
+    The dependencies below call it themselves rather than depending on it: FastAPI's dependency solving
+    costs for each level, and a small request spends a good part of its time there."""
     if on_loop():
-        return _find_user(request, db, config)
-    return await run_in_threadpool(_find_user, request, db, config)
+        return _find_user(request, db)
+    return await run_in_threadpool(_find_user, request, db)
 
 
-def _find_user(request: Request, db: Session, config: Config) -> User | None:
+def _find_user(request: Request, db: Session) -> User | None:
+    config: Config = request.app.state.config
     token = session_token(request)
     if token:
         user = find_session_user(db, token, config.session_age_minutes)
@@ -102,7 +106,8 @@ def _find_user(request: Request, db: Session, config: Config) -> User | None:
 OptionalUser = Annotated[User | None, Depends(find_user)]
 
 
-async def require_user(user: OptionalUser) -> User:
+async def require_user(request: Request, db: DbSession) -> User:
+    user = await find_user(request, db)
     if user is None:
         raise Unauthenticated()
     return user
@@ -111,7 +116,8 @@ async def require_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-async def require_superuser(user: CurrentUser) -> User:
+async def require_superuser(request: Request, db: DbSession) -> User:
+    user = await require_user(request, db)
     if not user.is_superuser:
         raise Forbidden()
     return user
@@ -120,9 +126,10 @@ async def require_superuser(user: CurrentUser) -> User:
 SuperUser = Annotated[User, Depends(require_superuser)]
 
 
-async def require_superuser_unwrapped(user: OptionalUser) -> User:
+async def require_superuser_unwrapped(request: Request, db: DbSession) -> User:
     """Admins, on the routes Metabase serves outside its authentication wrapper (`/api/setup`,
     `/api/email`): anyone else, anonymous callers included, gets its 403 rather than a 401."""
+    user = await find_user(request, db)
     if user is None or not user.is_superuser:
         raise Forbidden()
     return user

@@ -265,7 +265,11 @@ def _finishing(endpoint: Callable[..., Any], status_code: int | None, is_quick: 
                     result.status_code = given.status_code
                 result.headers.raw.extend(given.headers.raw)
         for value in kwargs.values():
-            if isinstance(value, Session):
+            if not isinstance(value, Session):
+                continue
+            if value.info.get("read_only"):
+                value.close()  # nothing to commit: a rollback ends a read-only transaction for less
+            else:
                 value.commit()
         return result
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, cast, exists, func, or_, select, true
 
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep, SuperUser
@@ -132,16 +132,15 @@ def _current_facts(visible: Callable[[Any], ColumnElement[bool]]) -> Select[Any]
         select(func.min(LoginHistory.timestamp)).where(LoginHistory.user_id == user_id).scalar_subquery(),
         and_(exists_visible(Card), exists_visible(Dashboard)),
         exists_visible(Card, Card.type == "model"),
+        # The group ids as one text ("1,2"): a list in a column, so no second statement is needed.
+        select(func.aggregate_strings(cast(PermissionsGroupMembership.group_id, String), ","))
+        .where(PermissionsGroupMembership.user_id == user_id)
+        .scalar_subquery(),
     )
 
 
 # Built once for admins (who see everything): the statement's cache key is then computed only once.
 _ADMIN_FACTS = _current_facts(lambda _collection_id: true())
-_GROUP_IDS = (
-    select(PermissionsGroupMembership.group_id)
-    .where(PermissionsGroupMembership.user_id == bindparam("user_id"))
-    .order_by(PermissionsGroupMembership.group_id)
-)
 
 
 @router.get("/current", responses=shapes.ok(shapes.CurrentUser))
@@ -154,13 +153,13 @@ def get_current_user(user: CurrentUser, db: DbSession) -> dict[str, Any]:
         facts = _current_facts(lambda collection_id: in_readable_collection(user, collection_id))
     # Core on the session's connection: these rows are plain values, not ORM objects.
     conn, params = db.connection(), {"user_id": user.id}
-    installer_id, people_count, collection_id, first_login, has_content, has_model = conn.execute(
+    installer_id, people_count, collection_id, first_login, has_content, has_model, group_ids = conn.execute(
         facts, params
     ).one()
     installer = installer_id == user.id
     return {
         **user_json(user),
-        "group_ids": conn.execute(_GROUP_IDS, params).scalars().all(),
+        "group_ids": sorted(int(group_id) for group_id in group_ids.split(",")) if group_ids else [],
         "personal_collection_id": collection_id if user.type == "personal" else None,
         "first_login": first_login or utcnow(),
         "is_installer": installer,

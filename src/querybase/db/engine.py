@@ -45,7 +45,10 @@ class AppDB:
         # For requests that only read (GET): on SQLite they need not take the write lock, so they run
         # side by side instead of in turn; on every app DB a write in them is refused (see `make_engine`).
         self.read_sessions = sessionmaker(
-            self.engine.execution_options(qb_read_only=True), class_=AppSession, expire_on_commit=False
+            self.engine.execution_options(qb_read_only=True),
+            class_=AppSession,
+            expire_on_commit=False,
+            info={"read_only": True},
         )
 
     def quick_read(self) -> bool:
