@@ -111,6 +111,26 @@ def test_native_form_is_remembered_for_the_same_statement_and_values_only(api, s
     assert native_sql(100) == first
 
 
+def test_queries_only_read_the_app_db_and_run_beside_a_writer(server, api, sample):
+    """The query endpoints' app-DB transactions are read-only although they are POSTs: on SQLite they
+    run while another connection holds the write lock, where a writing request waits for it."""
+    appdb = server.client.app.state.appdb
+    if not appdb.local:
+        pytest.skip("only SQLite has one write lock for the whole app DB")
+    rasta = api.as_("rasta")
+    query = tutorial_query(sample)
+    with appdb.engine.connect() as writer:
+        writer.exec_driver_sql("SELECT 1")  # a transaction that is not read-only takes the write lock
+        started = time.monotonic()
+        assert rasta.post("/api/dataset", query, expect=202)["status"] == "completed"
+        assert "SELECT" in rasta.post("/api/dataset/native", query)["query"]
+        assert rasta.post("/api/dataset/query_metadata", query)["databases"][0]["id"] == sample["db"]
+        csv = rasta.raw("POST", "/api/dataset/csv", data={"query": json.dumps(query)})
+        assert (csv.status_code, csv.text.splitlines()[0]) == (200, "Product → Category,Average of Subtotal")
+        assert time.monotonic() - started < 5  # the busy timeout, 30 s, is what a writer would wait
+        writer.rollback()
+
+
 def test_a_failing_query_is_a_202_with_status_failed(api, sample):
     query = {"database": sample["db"], "type": "query", "query": {"source-table": 987654}}
     body = api.as_("rasta").post("/api/dataset", query, expect=202)

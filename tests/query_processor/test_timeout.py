@@ -4,6 +4,7 @@ connection it ran on is usable again afterwards."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import text
 
 from querybase.drivers import get_driver
 from querybase.query_processor.errors import DatabaseError
-from querybase.query_processor.execute import Execution, query_timeout_seconds
+from querybase.query_processor.execute import Execution, _Watchdog, query_timeout_seconds
 from tests.support.warehouses import fresh_warehouse
 
 # A statement that runs for minutes on each engine unless cancelled; MySQL's SLEEP answers 1 when killed,
@@ -46,3 +47,28 @@ def test_the_timeout_is_metabases_variable(monkeypatch):
     assert query_timeout_seconds() == 20 * 60
     monkeypatch.setenv("MB_DB_QUERY_TIMEOUT_MINUTES", "2")
     assert query_timeout_seconds() == 120
+
+
+def fired_after(watchdog: _Watchdog, seconds: float) -> threading.Event:
+    fired = threading.Event()
+    watchdog.watch(seconds, fired.set)
+    return fired
+
+
+def test_the_watchdog_keeps_every_deadline_whether_or_not_it_is_woken() -> None:
+    """A deadline later than the watchdog's next wake-up does not wake its thread (the usual case: every
+    query has the same time-out), yet is kept; an earlier one wakes it."""
+    watchdog = _Watchdog()
+    watchdog.IDLE_WAIT = 0.3
+    started = time.monotonic()
+    assert fired_after(watchdog, 0.2).wait(5)
+    time.sleep(0.05)  # the thread is idle now, to wake by itself within IDLE_WAIT
+    later = fired_after(watchdog, 0.6)  # past that wake-up: the thread is not woken for it
+    assert not later.wait(0.4)
+    assert later.wait(5)
+    assert time.monotonic() - started >= 0.85
+    watchdog = _Watchdog()
+    distant = fired_after(watchdog, 30)
+    sooner = fired_after(watchdog, 0.2)  # long before the thread's wake-up, for `distant`: it is woken
+    assert sooner.wait(2)
+    assert not distant.is_set()

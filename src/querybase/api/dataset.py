@@ -15,7 +15,7 @@ from querybase import jsonutil
 from querybase.api import shapes
 from querybase.api.deps import CurrentUser, DbSession, SettingsDep
 from querybase.api.field import field_values_json
-from querybase.api.routing import MetabaseRoute, form_or_json
+from querybase.api.routing import MetabaseRoute, form_or_json, reads_only
 from querybase.api.schema import PositiveInt
 from querybase.api.table import query_metadata as table_query_metadata
 from querybase.errors import NO_SUCH_ENDPOINT, BadRequest, NotFound, check_403
@@ -34,6 +34,7 @@ router = APIRouter(route_class=MetabaseRoute, tags=["dataset"])
 
 
 @router.post("", status_code=202, responses=shapes.ok(shapes.QueryResult, 202))
+@reads_only
 def run_query(
     user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
 ) -> JSONResponse:
@@ -45,6 +46,7 @@ def run_query(
 
 
 @router.post("/native", responses=shapes.ok(shapes.NativeForm))
+@reads_only
 def compile_native(
     user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
@@ -73,6 +75,7 @@ def _table_ids(inner: Any) -> set[int]:
 
 
 @router.post("/query_metadata", responses=shapes.ok(shapes.QueryMetadata))
+@reads_only
 def get_query_metadata(
     user: CurrentUser, db: DbSession, settings: SettingsDep, query: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
@@ -169,6 +172,7 @@ def search_parameter_values(
 
 
 @router.post("/{export_format}", responses=shapes.download(), openapi_extra=shapes.QUERY_DOWNLOAD_BODY)
+@reads_only
 async def download_query(
     export_format: str, request: Request, user: CurrentUser, db: DbSession, settings: SettingsDep
 ) -> Response:

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from querybase.api.routing import READS, on_loop
+from querybase.api.routing import on_loop, read_only
 from querybase.auth.api_keys import API_KEY_HEADER, find_api_key
 from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER, find_session_user
 from querybase.config import Config
@@ -27,11 +27,11 @@ from querybase.settings.registry import Settings
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    """The request's session. Opening one does no I/O (it connects on first use, in a worker thread),
-    so this runs on the event loop; synchronous endpoints commit in their own thread (`MetabaseRoute`),
-    and only what is left open is committed here, or rolled back when anything raised."""
+    """The request's session, read-only when `read_only()`. Opening one does no I/O (it connects on first
+    use), so this runs on the event loop; synchronous endpoints end their transaction in their own thread
+    (`MetabaseRoute`), and only what is left open is committed here, or rolled back when anything raised."""
     appdb: AppDB = request.app.state.appdb
-    factory = appdb.read_sessions if request.method in READS else appdb.sessions
+    factory = appdb.read_sessions if read_only() else appdb.sessions
     session = factory()
     try:
         yield session
@@ -78,8 +78,8 @@ def session_token(request: Request) -> str | None:
 
 async def find_user(request: Request, db: DbSession) -> User | None:
     """The active user behind the request's session cookie, session header or API key, if any: looked up
-    on the event loop when `on_loop()` (a GET's transaction on a local SQLite file), in a worker thread
-    otherwise.
+    on the event loop when `on_loop()` (a read-only transaction on a local SQLite file), in a worker
+    thread otherwise.
 
     The dependencies below call it themselves rather than depending on it: FastAPI's dependency solving
     costs for each level, and a small request spends a good part of its time there."""

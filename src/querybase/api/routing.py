@@ -39,20 +39,35 @@ _SIMPLE_DESCRIPTIONS = {str: "string", int: "integer", bool: "boolean", float: "
 # What FastAPI answers (as a bare 400) when a body is not even text, e.g. invalid UTF-8.
 _UNPARSABLE_BODY = "There was an error parsing the body"
 # A GET only reads (Metabase's API keeps that rule too).
-READS = frozenset({"GET", "HEAD"})
+_READS = frozenset({"GET", "HEAD"})
 
-# Whether this request's app-DB reads may run on the event loop: see `on_loop` and `quick`.
+# Whether this request's app-DB transaction is read-only (`read_only`), and whether its reads may run on
+# the event loop (`on_loop`, `quick`): decided once when the request reaches its route.
+_READ_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("qb_read_only", default=False)
 _ON_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("qb_on_loop", default=False)
+
+
+def read_only() -> bool:
+    """Whether the current request's app-DB transaction only reads: a GET's, or a `reads_only` endpoint's.
+    On SQLite such a transaction does not take the write lock, so these requests run side by side."""
+    return _READ_ONLY.get()
 
 
 def on_loop() -> bool:
     """Whether the current request may read the app DB right on the event loop, without a trip to a
-    worker thread: it is a GET, the app DB is a local SQLite file and a pooled connection is free
-    (`AppDB.quick_read`), decided once when the request reaches its route. Each trip between the loop and
+    worker thread: its transaction is read-only, the app DB is a local SQLite file and a pooled connection
+    is free (`AppDB.quick_read`). Each trip between the loop and
     a worker thread costs more than such a read, and under load the trip's hand-over of the GIL between
     threads costs more again. A networked app DB, a write (which may wait for SQLite's write lock) or a
     wait for a connection must not hold up the loop, so those still go to a worker thread."""
     return _ON_LOOP.get()
+
+
+def reads_only(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks an endpoint that only reads the app DB though it is not a GET (Metabase's query endpoints take
+    their query in a POST body): its transaction is read-only, as a GET's, and refuses any write."""
+    endpoint.qb_reads_only = True  # type: ignore[attr-defined]
+    return endpoint
 
 
 def quick(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,6 +84,7 @@ class MetabaseRoute(APIRoute):
         # it (in one more worker-thread trip for a synchronous endpoint) only to learn it is a dict.
         if isinstance(kwargs.get("response_model"), DefaultPlaceholder) or "response_model" not in kwargs:
             kwargs["response_model"] = None
+        self.reads_only = getattr(endpoint, "qb_reads_only", False)
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = _finishing(endpoint, kwargs.get("status_code"), getattr(endpoint, "qb_quick", False))
         super().__init__(path, endpoint, **kwargs)
@@ -83,7 +99,9 @@ class MetabaseRoute(APIRoute):
         async def route_handler(request: Request) -> Response:
             for name in int_params:
                 _check_id(request.path_params.get(name, ""))
-            _ON_LOOP.set(request.method in READS and request.app.state.appdb.quick_read())
+            reads = request.method in _READS or self.reads_only
+            _READ_ONLY.set(reads)
+            _ON_LOOP.set(reads and request.app.state.appdb.quick_read())
             try:
                 return await handler(request)
             except Forbidden:

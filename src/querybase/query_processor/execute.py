@@ -133,11 +133,17 @@ class _Watchdog:
     """One daemon thread that calls each running query's time-out when its deadline passes. (A timer
     thread per query would cost more than running a small query.) Holds only the running queries."""
 
+    # With no query running the thread still wakes this often, so that a new query whose deadline is
+    # later (every query, with the usual time-out of minutes) need not wake it: waking a thread costs a
+    # small query a good part of its time.
+    IDLE_WAIT = 60.0
+
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._deadlines: list[list[Any]] = []  # heap of [deadline, sequence, callback]
         self._sequence = itertools.count()
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the thread next wakes by itself
 
     def watch(self, seconds: float, callback: Callable[[], None]) -> list[Any]:
         entry = [time.monotonic() + seconds, next(self._sequence), callback]
@@ -146,7 +152,7 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="query-watchdog", daemon=True)
                 self._thread.start()
-            if self._deadlines[0] is entry:
+            if entry[0] < self._wakes_at:
                 self._cond.notify()
         return entry
 
@@ -159,11 +165,10 @@ class _Watchdog:
     def _run(self) -> None:
         with self._cond:
             while True:
-                if not self._deadlines:
-                    self._cond.wait()
-                    continue
-                delay = self._deadlines[0][0] - time.monotonic()
+                now = time.monotonic()
+                delay = self._deadlines[0][0] - now if self._deadlines else self.IDLE_WAIT
                 if delay > 0:
+                    self._wakes_at = now + delay
                     self._cond.wait(delay)
                     continue
                 callback = heapq.heappop(self._deadlines)[2]
