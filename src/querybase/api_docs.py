@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from querybase.api.deps import find_user, require_superuser, require_user
+from querybase.api.deps import find_user, require_superuser, require_superuser_unwrapped, require_user
 from querybase.auth.api_keys import API_KEY_HEADER
 from querybase.auth.sessions import SESSION_COOKIE, SESSION_HEADER
 from querybase.errors import FORBIDDEN, NO_SUCH_ENDPOINT, NOT_FOUND, UNAUTHENTICATED
@@ -123,8 +123,8 @@ ERROR_RESPONSES: dict[int, dict[str, Any]] = {
 
 
 def auth_of(route: APIRoute | RouteContext) -> str:
-    """Who may call `route`, from its dependencies (at any depth). A dependency that takes the optional
-    user and is neither of the usual two is a gate of its own: Metabase's routes outside its
+    """Who may call `route`, from its dependencies (at any depth). `require_superuser_unwrapped`, or a
+    dependency of its own that takes the optional user, is a gate: Metabase's routes outside its
     authentication wrapper (`/api/setup/admin_checklist`, `/api/email`) refuse everyone but admins with
     403."""
     dependencies = list(_dependencies(route.dependant))
@@ -133,7 +133,9 @@ def auth_of(route: APIRoute | RouteContext) -> str:
         return SUPERUSER
     if require_user in calls:
         return USER
-    if any(dep.call is not find_user and _takes_user(dep) for dep in dependencies):
+    if require_superuser_unwrapped in calls or any(
+        dep.call is not find_user and _takes_user(dep) for dep in dependencies
+    ):
         return UNWRAPPED_ADMIN
     if find_user in calls:
         return OPTIONAL

@@ -22,10 +22,6 @@ class Shape(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Health(Shape):
-    status: str
-
-
 class SessionId(Shape):
     """A new session: send `id` as `X-Metabase-Session`."""
 
