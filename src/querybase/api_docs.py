@@ -407,9 +407,6 @@ def _type_text(schema: dict[str, Any]) -> str:
 
 # --- Coverage of Metabase's API ---------------------------------------------------------------------
 
-# Metabase's endpoint list (method, path, domain, auth, purpose), kept beside the project.
-REFERENCE_ENDPOINTS = Path("../shared/reference/api-endpoints.tsv")
-
 
 @dataclass
 class DomainCoverage:

@@ -10,8 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from querybase import METABASE_API_VERSION, __version__
-from querybase.api_docs import REFERENCE_ENDPOINTS
 from querybase.config import Config, ConfigError, parse_workers
+
+# Metabase's endpoint list (method, path, domain, auth, purpose), kept beside the project. (`api_docs`, which
+# reads it, is imported only by the commands that use it: `serve` starts faster without it.)
+REFERENCE_ENDPOINTS = Path("../shared/reference/api-endpoints.tsv")
 
 log = logging.getLogger("querybase")
 

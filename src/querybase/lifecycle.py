@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from querybase import sample_database, sync
+from querybase import sync
 from querybase.config import Config
 from querybase.db.engine import AppDB
 from querybase.db.migrate import upgrade
@@ -45,6 +45,9 @@ def prepare(appdb: AppDB, config: Config) -> int | None:
     ensure_generated(appdb, definitions.site_uuid_for_unsubscribing_url.key)
     if not fresh:
         return None
+    # Imported only for a new install: every other start is faster without it.
+    from querybase import sample_database
+
     with appdb.transaction() as db:
         return sample_database.register(db, config).id
 
