@@ -123,27 +123,19 @@ ERROR_RESPONSES: dict[int, dict[str, Any]] = {
 
 
 def auth_of(route: APIRoute | RouteContext) -> str:
-    """Who may call `route`, from its dependencies (at any depth). `require_superuser_unwrapped`, or a
-    dependency of its own that takes the optional user, is a gate: Metabase's routes outside its
-    authentication wrapper (`/api/setup/admin_checklist`, `/api/email`) refuse everyone but admins with
-    403."""
-    dependencies = list(_dependencies(route.dependant))
-    calls = {dep.call for dep in dependencies}
+    """Who may call `route`, from its dependencies (at any depth). `require_superuser_unwrapped` is a gate:
+    Metabase's routes outside its authentication wrapper (`/api/setup/admin_checklist`, `/api/email`)
+    refuse everyone but admins with 403."""
+    calls = {dep.call for dep in _dependencies(route.dependant)}
     if require_superuser in calls:
         return SUPERUSER
     if require_user in calls:
         return USER
-    if require_superuser_unwrapped in calls or any(
-        dep.call is not find_user and _takes_user(dep) for dep in dependencies
-    ):
+    if require_superuser_unwrapped in calls:
         return UNWRAPPED_ADMIN
     if find_user in calls:
         return OPTIONAL
     return NONE
-
-
-def _takes_user(dependant: Dependant) -> bool:
-    return any(dep.call is find_user for dep in dependant.dependencies)
 
 
 def _dependencies(dependant: Dependant) -> Iterator[Dependant]:

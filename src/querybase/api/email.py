@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from querybase.api import shapes
-from querybase.api.deps import DbSession, OptionalUser, SettingsDep
+from querybase.api.deps import DbSession, SettingsDep, UnwrappedSuperUser
 from querybase.api.routing import MetabaseRoute
 from querybase.api.schema import Int, String
 from querybase.email.smtp import (
@@ -21,8 +21,7 @@ from querybase.email.smtp import (
     transmit,
     try_connection,
 )
-from querybase.errors import BadRequest, Forbidden
-from querybase.models.user import User
+from querybase.errors import BadRequest
 from querybase.settings.registry import obfuscate
 
 router = APIRouter(route_class=MetabaseRoute, tags=["email"])
@@ -37,17 +36,6 @@ TEST_SUBJECT = "Metabase Test Email"
 TEST_BODY = "Your Metabase emails are working — hooray!"
 
 
-async def require_admin(user: OptionalUser) -> User:
-    """Metabase mounts `/api/email` outside its authentication wrapper: anyone but an admin, logged in
-    or not, gets the 403 of its permission check."""
-    if user is None or not user.is_superuser:
-        raise Forbidden()
-    return user
-
-
-EmailAdmin = Annotated[User, Depends(require_admin)]
-
-
 class EmailSettingsBody(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -60,7 +48,7 @@ class EmailSettingsBody(BaseModel):
 
 @router.put("", responses=shapes.ok(shapes.EmailSettings))
 def update_email_settings(
-    body: EmailSettingsBody, admin: EmailAdmin, db: DbSession, settings: SettingsDep
+    body: EmailSettingsBody, admin: UnwrappedSuperUser, db: DbSession, settings: SettingsDep
 ) -> dict[str, Any]:
     """Save the SMTP settings once a connection with them works (trying the other security modes when
     the one given fails, as Metabase does); 400 with per-field errors and nothing saved otherwise. A key
@@ -103,7 +91,7 @@ def update_email_settings(
 
 
 @router.delete("", status_code=204)
-def clear_email_settings(admin: EmailAdmin, db: DbSession, settings: SettingsDep) -> Response:
+def clear_email_settings(admin: UnwrappedSuperUser, db: DbSession, settings: SettingsDep) -> Response:
     """Forget the SMTP settings (those the environment sets stay)."""
     for key in SMTP_KEYS:
         if not settings.is_env_setting(key):
@@ -112,7 +100,7 @@ def clear_email_settings(admin: EmailAdmin, db: DbSession, settings: SettingsDep
 
 
 @router.post("/test", responses=shapes.ok(shapes.Ok))
-def send_test_email(admin: EmailAdmin, db: DbSession, settings: SettingsDep) -> dict[str, bool]:
+def send_test_email(admin: UnwrappedSuperUser, db: DbSession, settings: SettingsDep) -> dict[str, bool]:
     """Send a plain-text test mail to the calling admin: `{"ok": true}`, or the 400 `PUT` would give."""
     if not (settings.get(HOST) and settings.get(PORT)):
         raise BadRequest(WRONG_HOST)
