@@ -86,7 +86,8 @@ class DuckDBDriver(SQLDriver):
 
     def engine_options(self, details: dict[str, Any]) -> dict[str, Any]:
         read_only = details.get("read_only", True) is not False
-        return {"connect_args": {"read_only": read_only}}
+        # An in-process engine on a local file: no connection to drop, so no ping before each use.
+        return {"connect_args": {"read_only": read_only}, "pool_pre_ping": False}
 
     def cancel(self, database_id: int, details: dict[str, Any], conn: Connection) -> None:
         conn.connection.dbapi_connection.interrupt()  # type: ignore[union-attr]

@@ -73,7 +73,8 @@ class SQLiteDriver(SQLDriver):
         )
 
     def engine_options(self, details: dict[str, Any]) -> dict[str, Any]:
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        # A connection to a local file cannot be dropped the way a server's can: no ping before each use.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}, "pool_pre_ping": False}
 
     def cancel(self, database_id: int, details: dict[str, Any], conn: Connection) -> None:
         conn.connection.dbapi_connection.interrupt()  # type: ignore[union-attr]

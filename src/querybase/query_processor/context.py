@@ -48,8 +48,10 @@ def _collect_ids(node: Any, field_ids: set[int], table_ids: set[int]) -> None:
 # not for every query (building and keying them was a tenth of preparing a small query).
 _IDS = bindparam("ids", expanding=True)
 _FIELDS = select(Field).where(Field.id.in_(_IDS))
-_FIELDS_AND_FK_TARGETS = select(Field).where(
-    or_(Field.id.in_(_IDS), Field.id.in_(select(Field.fk_target_field_id).where(Field.id.in_(_IDS))))
+_FIELDS_AND_FK_TARGETS = (
+    select(Field, Table)
+    .join(Table, Table.id == Field.table_id)
+    .where(or_(Field.id.in_(_IDS), Field.id.in_(select(Field.fk_target_field_id).where(Field.id.in_(_IDS)))))
 )
 _TABLES = select(Table).where(Table.id.in_(_IDS))
 
@@ -79,15 +81,16 @@ class Metadata:
 
     def preload(self, query: Any) -> None:
         """Load every field and table `query` names up front, with the fields its foreign keys point to
-        (what implicit joins reach): two app-DB queries instead of one per reference as compilation
-        meets them."""
+        (what implicit joins reach) and the tables of them all: one app-DB query, and a second only for a
+        table no field names, instead of one per reference as compilation meets them."""
         field_ids: set[int] = set()
         table_ids: set[int] = set()
         _collect_ids(query, field_ids, table_ids)
         missing = field_ids - self._fields.keys()
         if missing:
-            for f in self.db.scalars(_FIELDS_AND_FK_TARGETS, {"ids": list(missing)}):
+            for f, t in self.db.execute(_FIELDS_AND_FK_TARGETS, {"ids": list(missing)}).tuples():
                 self._fields[f.id] = f
+                self._tables[t.id] = t
         self.load_tables(table_ids | {f.table_id for f in self._fields.values()})
 
     def field(self, field_id: int) -> Field | None:
