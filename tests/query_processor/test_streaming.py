@@ -115,6 +115,24 @@ def test_naive_iso_timestamps_known_from_row_formatting_give_the_same_download(e
         assert marked.decode() == "ID,At\n1,2024-02-11T10:00:00\n2,2024-02-12\n3,2024-02-13T23:59:59\n"
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2024-02-11 10:00:00"],
+        ["2024-02-11T10:00:00.5"],
+        ["2024-02-11T10:00:00", None],
+        ["\u0662\u0660\u0662\u0664-02-11T10:00:00"],  # Arabic-Indic digits: no ISO text
+        ["2024-02-11T10:00:0", "02024-02-11T10:00:00"],  # run together, they read as two plain values
+    ],
+)
+def test_only_plain_naive_iso_text_skips_formatting(values):
+    """The whole-column check for SQLite's plain naive ISO text lets nothing else through: anything else
+    is formatted value by value."""
+    cols = [col("ID", "ID", "type/Integer"), col("AT", "At", "type/DateTime")]
+    formatted = next(format_batches(cols, iter([[[i, v] for i, v in enumerate(values)]])))
+    assert formatted.naive_iso == {}
+
+
 def test_csv_formatted_writes_what_the_ui_shows():
     assert download("csv", format_rows=True).decode() == (
         "ID,Total,Discount ($),Quantity,Created At,Birth Date,Opens At,Seen At,Active,Name\n"
