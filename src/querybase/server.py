@@ -54,6 +54,9 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            # What start-up made (modules, routes, mappers) lives as long as the process: out of the
+            # collector's sight, a full collection walks only what requests made since (54 ms -> ms).
+            gc.freeze()
             url = f"http://{self.config_.host}:{self.config_.port}"
             log.info("querybase %s is ready at %s%s", __version__, url, self.which)
 
