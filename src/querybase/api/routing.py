@@ -56,10 +56,10 @@ def read_only() -> bool:
 def on_loop() -> bool:
     """Whether the current request may read the app DB right on the event loop, without a trip to a
     worker thread: its transaction is read-only, the app DB is a local SQLite file and a pooled connection
-    is free (`AppDB.quick_read`). Each trip between the loop and
-    a worker thread costs more than such a read, and under load the trip's hand-over of the GIL between
-    threads costs more again. A networked app DB, a write (which may wait for SQLite's write lock) or a
-    wait for a connection must not hold up the loop, so those still go to a worker thread."""
+    is free (`AppDB.quick_read`). Each trip between the loop and a worker thread costs more than such a
+    read, and under load the trip's hand-over of the GIL between threads costs more again. A networked
+    app DB, a write (which may wait for SQLite's write lock) or a wait for a connection must not hold up
+    the loop, so those still go to a worker thread."""
     return _ON_LOOP.get()
 
 

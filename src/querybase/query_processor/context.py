@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from querybase.drivers.base import Feature
@@ -47,11 +47,11 @@ def _collect_ids(node: Any, field_ids: set[int], table_ids: set[int]) -> None:
 # Built once, the ids an expanding parameter: SQLAlchemy then computes each statement's cache key once,
 # not for every query (building and keying them was a tenth of preparing a small query).
 _IDS = bindparam("ids", expanding=True)
-_FIELDS = select(Field).where(Field.id.in_(_IDS))
-_FIELDS_AND_FK_TARGETS = (
-    select(Field, Table)
-    .join(Table, Table.id == Field.table_id)
-    .where(or_(Field.id.in_(_IDS), Field.id.in_(select(Field.fk_target_field_id).where(Field.id.in_(_IDS)))))
+# Fields are read together with their tables (one statement, not two).
+_WITH_TABLES = select(Field, Table).join(Table, Table.id == Field.table_id)
+_FIELDS = _WITH_TABLES.where(Field.id.in_(_IDS))
+_FIELDS_AND_FK_TARGETS = _WITH_TABLES.where(
+    or_(Field.id.in_(_IDS), Field.id.in_(select(Field.fk_target_field_id).where(Field.id.in_(_IDS))))
 )
 _TABLES = select(Table).where(Table.id.in_(_IDS))
 
@@ -66,12 +66,12 @@ class Metadata:
         self._tables: dict[int, Table] = {}
         self._table_fields: dict[int, list[Field]] = {}
 
-    def load_fields(self, ids: Iterable[int]) -> None:
-        missing = {i for i in ids if i not in self._fields}
+    def _load_fields(self, statement: Select[tuple[Field, Table]], ids: Iterable[int]) -> None:
+        missing = [i for i in set(ids) if i not in self._fields]
         if missing:
-            for f in self.db.scalars(_FIELDS, {"ids": list(missing)}):
+            for f, t in self.db.execute(statement, {"ids": missing}).tuples():
                 self._fields[f.id] = f
-            self.load_tables({f.table_id for f in self._fields.values()})
+                self._tables[t.id] = t
 
     def load_tables(self, ids: Iterable[int]) -> None:
         missing = {i for i in ids if i not in self._tables}
@@ -86,15 +86,11 @@ class Metadata:
         field_ids: set[int] = set()
         table_ids: set[int] = set()
         _collect_ids(query, field_ids, table_ids)
-        missing = field_ids - self._fields.keys()
-        if missing:
-            for f, t in self.db.execute(_FIELDS_AND_FK_TARGETS, {"ids": list(missing)}).tuples():
-                self._fields[f.id] = f
-                self._tables[t.id] = t
-        self.load_tables(table_ids | {f.table_id for f in self._fields.values()})
+        self._load_fields(_FIELDS_AND_FK_TARGETS, field_ids)
+        self.load_tables(table_ids)
 
     def field(self, field_id: int) -> Field | None:
-        self.load_fields([field_id])
+        self._load_fields(_FIELDS, [field_id])
         return self._fields.get(field_id)
 
     def table(self, table_id: int) -> Table | None:
