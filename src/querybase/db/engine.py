@@ -20,12 +20,25 @@ arrive in untyped JSON and in fields Metabase does not check:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, SmallInteger, create_engine, event, inspect
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    SmallInteger,
+    bindparam,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeEngine
@@ -106,14 +119,29 @@ def _may_exist(entity: Any, ident: Any) -> bool:
     return True
 
 
+@functools.cache
+def _by_id(entity: type) -> Select[Any] | None:
+    """The entity's row by its one primary key column (`id`), built once per entity so that SQLAlchemy
+    keys it once; None for a composite key."""
+    keys = inspect(entity).primary_key
+    return select(entity).where(keys[0] == bindparam("id")) if len(keys) == 1 else None
+
+
 class AppSession(Session):
     """The app database's session (see the module's docstring on ids it cannot hold)."""
 
     def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
-        """None, without a query, for an identity no row can have."""
+        """None, without a query, for an identity no row can have.
+
+        A row not yet in the session is read with a statement built once per entity: `Session.get` builds
+        and keys a new one on each call, which costs more than reading the row. Anything else (a row the
+        session holds, which may need refreshing, options, composite keys) is left to `Session.get`."""
         if not _may_exist(entity, ident):
             return None
-        return super().get(entity, ident, **kwargs)
+        statement = _by_id(entity) if not kwargs and type(ident) is int and isinstance(entity, type) else None
+        if statement is None or self.identity_key(entity, ident) in self.identity_map:
+            return super().get(entity, ident, **kwargs)
+        return self.execute(statement, {"id": ident}).scalar_one_or_none()
 
 
 _SQLITE_POOL_SIZE, _SQLITE_MAX_OVERFLOW = 20, 20

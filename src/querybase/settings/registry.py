@@ -242,6 +242,10 @@ def obfuscate(value: Any) -> Any:
     return "**********" + text[-2:]
 
 
+# Built once: SQLAlchemy memoizes a statement's cache key, and this one runs in most requests.
+_STORED = select(Setting.key, Setting.value)
+
+
 class Settings:
     """Setting values through one app-DB session (a request, or a job): environment first, then the
     `setting` table as the session's current transaction sees it, then the default."""
@@ -257,7 +261,7 @@ class Settings:
         session, so a long-lived object never serves another process's overwritten value."""
         transaction = self.db.get_transaction()
         if transaction is None or transaction is not self._read_in:
-            rows = self.db.execute(select(Setting.key, Setting.value)).tuples().all()
+            rows = self.db.execute(_STORED).tuples().all()
             # Metabase treats an empty stored string as no value.
             self._stored = {key: value for key, value in rows if value != ""}
             self._read_in = self.db.get_transaction()
