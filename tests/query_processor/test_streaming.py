@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import tempfile
 import tracemalloc
 import zipfile
@@ -119,18 +120,76 @@ def test_naive_iso_timestamps_known_from_row_formatting_give_the_same_download(e
     "values",
     [
         ["2024-02-11 10:00:00"],
-        ["2024-02-11T10:00:00.5"],
         ["2024-02-11T10:00:00", None],
         ["\u0662\u0660\u0662\u0664-02-11T10:00:00"],  # Arabic-Indic digits: no ISO text
+        ["2024-02-11T10:00:00.5", "2024-02-11T10:00:00.\u0665"],
         ["2024-02-11T10:00:0", "02024-02-11T10:00:00"],  # run together, they read as two plain values
+        ["2024-02-11T10:00:00.1234567"],  # seven digits: read as a time, and cut to six
+        ["2024-02-11T10:00:00.", "2024-02-11T10:00:00.5"],
+        ["2024-02-11T10:00:00.5\n2024-02-11T10:00:00"],  # two lines in one value
     ],
 )
-def test_only_plain_naive_iso_text_skips_formatting(values):
-    """The whole-column check for SQLite's plain naive ISO text lets nothing else through: anything else
-    is formatted value by value."""
+def test_only_naive_iso_text_skips_formatting(values):
+    """The whole-column checks for SQLite's naive ISO text let nothing else through: anything else is
+    formatted value by value."""
     cols = [col("ID", "ID", "type/Integer"), col("AT", "At", "type/DateTime")]
     formatted = next(format_batches(cols, iter([[[i, v] for i, v in enumerate(values)]])))
     assert formatted.naive_iso == {}
+
+
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+def test_naive_iso_text_with_fractions_is_formatted_as_a_whole_column(export_format):
+    """Fractions of a second lose their trailing zeros as each value's formatting drops them, whatever
+    their length; the downloads are the same as from formatted rows."""
+    cols = [col("ID", "ID", "type/Integer"), col("AT", "At", "type/DateTime")]
+    values = [
+        "2024-02-11T21:40:27.892",
+        "2024-02-11T08:04:04.580",
+        "2024-02-11T08:04:04.500000",
+        "2024-02-11T10:00:00.05",
+        "2024-02-11T10:00:50",
+        "2024-02-12T00:00:00.000",
+        "2024-02-12T00:00:00.5",
+    ]
+    formatted = next(format_batches(cols, iter([[[i, v] for i, v in enumerate(values)]])))
+    assert formatted.naive_iso == {
+        1: [
+            "2024-02-11T21:40:27.892",
+            "2024-02-11T08:04:04.58",
+            "2024-02-11T08:04:04.5",
+            "2024-02-11T10:00:00.05",
+            "2024-02-11T10:00:50",
+            "2024-02-12T00:00:00",
+            "2024-02-12T00:00:00.5",
+        ]
+    }
+    assert [row[1] for row in formatted] == [value + "Z" for value in formatted.naive_iso[1]]
+    marked = b"".join(stream(export_format, cols, iter([formatted]), format_rows=False))
+    unmarked = b"".join(stream(export_format, cols, iter([list(formatted)]), format_rows=False))
+    assert marked == unmarked
+    if export_format == "csv":
+        assert marked.decode().splitlines()[-2:] == ["5,2024-02-12", "6,2024-02-12T00:00:00.5"]
+
+
+def test_naive_iso_text_as_a_column_gives_what_each_value_gives():
+    """Random naive ISO text, a column at a time and a value at a time, in batches whose values all have
+    fractions, none do, or some do."""
+    random.seed(7)
+    cols = [col("AT", "At", "type/DateTime")]
+
+    def value(fraction_digits: int) -> str:
+        fraction = "".join(random.choice("0000123456789") for _ in range(fraction_digits))
+        return f"20{random.randint(0, 99):02d}-{random.randint(1, 12):02d}-{random.randint(1, 28):02d}T" + (
+            f"{random.randint(0, 23):02d}:{random.randint(0, 59):02d}:{random.randint(0, 59):02d}"
+            + (f".{fraction}" if fraction_digits else "")
+        )
+
+    for digits in ([0], [1, 2, 3, 4, 5, 6], [0, 3, 6]):
+        values = [value(random.choice(digits)) for _ in range(500)]
+        whole = next(format_batches(cols, iter([[[v] for v in values]])))
+        assert whole.naive_iso
+        one_by_one = [next(format_batches(cols, iter([[[v], [None]]])))[0][0] for v in values]
+        assert [row[0] for row in whole] == one_by_one
 
 
 def test_csv_formatted_writes_what_the_ui_shows():
