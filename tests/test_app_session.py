@@ -11,20 +11,14 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import ORMExecuteState, Session, selectinload
 
 from querybase.db.engine import AppDB
-from querybase.db.migrate import upgrade
 from querybase.models.user import PermissionsGroup
-from tests.support.appdb import fresh_app_db
+from tests.support.appdb import migrated_app_db
 
 
 @pytest.fixture
 def appdb(app_db_kind: str) -> Iterator[AppDB]:
-    with fresh_app_db(app_db_kind) as url:
-        db = AppDB(url)
-        upgrade(db.engine)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with migrated_app_db(app_db_kind) as db:
+        yield db
 
 
 @pytest.fixture

@@ -7,20 +7,16 @@ from sqlalchemy import text
 
 from querybase.db.encryption import EncryptionKeyError
 from querybase.db.engine import AppDB
-from querybase.db.migrate import upgrade
 from querybase.models.database import Database
-from tests.support.appdb import fresh_app_db
+from tests.support.appdb import migrated_app_db
 
 DETAILS = {"host": "h", "user": "u", "password": "secret"}
 
 
 @pytest.fixture
 def appdb():
-    with fresh_app_db("sqlite") as url:
-        appdb = AppDB(url)
-        upgrade(appdb.engine)
+    with migrated_app_db("sqlite") as appdb:
         yield appdb
-        appdb.dispose()
 
 
 def stored_details(appdb: AppDB, database_id: int) -> str:

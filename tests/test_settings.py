@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from querybase.db.engine import AppDB
-from querybase.db.migrate import upgrade
 from querybase.errors import BadRequest
 from querybase.models.setting import Setting
 from querybase.settings import definitions  # noqa: F401  (declares every setting)
@@ -25,18 +24,13 @@ from querybase.settings.registry import (
     parse,
     serialize,
 )
-from tests.support.appdb import fresh_app_db
+from tests.support.appdb import migrated_app_db
 
 
 @pytest.fixture
 def appdb() -> Iterator[AppDB]:
-    with fresh_app_db("sqlite") as url:
-        db = AppDB(url)
-        upgrade(db.engine)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with migrated_app_db("sqlite") as db:
+        yield db
 
 
 def stored_rows(appdb: AppDB) -> dict[str, str]:
@@ -422,13 +416,8 @@ def test_a_sensitive_value_can_still_be_cleared(appdb: AppDB) -> None:
 
 @pytest.fixture
 def any_appdb(app_db_kind: str) -> Iterator[AppDB]:
-    with fresh_app_db(app_db_kind) as url:
-        db = AppDB(url)
-        upgrade(db.engine)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with migrated_app_db(app_db_kind) as db:
+        yield db
 
 
 def test_two_processes_writing_a_new_key_at_once(

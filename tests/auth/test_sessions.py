@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 from querybase.auth.sessions import create_session, delete_expired_sessions, delete_session, find_session_user
 from querybase.config import DEFAULT_SESSION_AGE_MINUTES, Config, ConfigError
 from querybase.db.engine import AppDB
-from querybase.db.migrate import upgrade
 from querybase.models.session import LoginHistory, UserSession
 from querybase.models.user import User, create_user
-from tests.support.appdb import fresh_app_db
+from tests.support.appdb import migrated_app_db
 
 AGE = 60
 
@@ -57,11 +56,8 @@ def test_a_session_age_that_is_not_a_number_is_refused() -> None:
 
 @pytest.fixture(scope="module")
 def appdb() -> Iterator[AppDB]:
-    with fresh_app_db("sqlite") as url:
-        appdb = AppDB(url)
-        upgrade(appdb.engine)
+    with migrated_app_db("sqlite") as appdb:
         yield appdb
-        appdb.dispose()
 
 
 @pytest.fixture

@@ -12,19 +12,15 @@ from sqlalchemy.orm import Session
 
 from querybase.auth import throttle
 from querybase.db.engine import AppDB
-from querybase.db.migrate import upgrade
 from querybase.errors import Unauthenticated
 from querybase.models.session import LoginAttempt
-from tests.support.appdb import fresh_app_db
+from tests.support.appdb import migrated_app_db
 
 
 @pytest.fixture(scope="module")
 def appdb() -> Iterator[AppDB]:
-    with fresh_app_db("sqlite") as url:
-        appdb = AppDB(url)
-        upgrade(appdb.engine)
+    with migrated_app_db("sqlite") as appdb:
         yield appdb
-        appdb.dispose()
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
+from querybase.db.engine import AppDB
+from querybase.db.migrate import upgrade
+
 KINDS = ("sqlite", "postgres", "mysql")
 
 PG_HOST = os.environ.get("QB_TEST_PG_HOST", "127.0.0.1")
@@ -60,3 +63,16 @@ def fresh_app_db(kind: str) -> Iterator[URL]:
         with admin.connect() as conn:
             conn.execute(text(drop))
         admin.dispose()
+
+
+@contextmanager
+def migrated_app_db(kind: str) -> Iterator[AppDB]:
+    """A fresh application database of `kind` with querybase's tables, and its engine; gone when the block
+    ends."""
+    with fresh_app_db(kind) as url:
+        appdb = AppDB(url)
+        upgrade(appdb.engine)
+        try:
+            yield appdb
+        finally:
+            appdb.dispose()
