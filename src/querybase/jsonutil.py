@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -73,6 +75,18 @@ def decode(data: bytes | str) -> Any:
 
 def dumps(value: Any) -> bytes:
     return encode(value, default=_default, option=_OPTIONS)
+
+
+_ORJSON_DUMPS = functools.partial(orjson.dumps, default=_default, option=_OPTIONS)
+
+
+def dumps_joined(values: Sequence[Any], separator: bytes) -> bytes:
+    """`dumps` of each value, joined by `separator`: orjson called from C, without a Python call per value
+    (what a download's rows are written with)."""
+    try:
+        return separator.join(map(_ORJSON_DUMPS, values))
+    except TypeError:
+        return separator.join(map(dumps, values))
 
 
 def loads(data: bytes | str) -> Any:

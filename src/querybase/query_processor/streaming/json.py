@@ -4,10 +4,11 @@ display text (a missing number stays null); without it, the plain values."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from querybase.jsonutil import dumps
+from querybase.jsonutil import dumps_joined
 from querybase.query_processor.streaming.common import (
     VizSettings,
     cell_formatter,
@@ -15,6 +16,10 @@ from querybase.query_processor.streaming.common import (
     formatted_columns,
     identity,
 )
+
+# Rows are encoded and joined this many at a time: each orjson result holds a few KiB of spare capacity
+# while it lives, so a whole batch at once would hold megabytes.
+_ROWS_PER_JOIN = 64
 
 
 class JsonResultsWriter:
@@ -40,14 +45,14 @@ class JsonResultsWriter:
     def write_rows(self, rows: Sequence[Sequence[Any]]) -> bytes:
         if self._reformat:
             rows = list(zip(*formatted_columns(rows, self._formatters), strict=True))
-        keys, separator = self._keys, self._separator
-        # Appended one by one: each orjson result holds a few KiB of spare capacity while it lives.
+        as_object = functools.partial(zip, self._keys, strict=True)
         encoded = bytearray()
-        for row in rows:
-            encoded += separator
-            encoded += dumps(dict(zip(keys, row, strict=True)))
-            separator = b",\n"
-        self._separator = separator
+        for start in range(0, len(rows), _ROWS_PER_JOIN):
+            encoded += self._separator
+            encoded += dumps_joined(
+                list(map(dict, map(as_object, rows[start : start + _ROWS_PER_JOIN]))), b",\n"
+            )
+            self._separator = b",\n"
         return bytes(encoded)
 
     def finish(self) -> Iterator[bytes]:
