@@ -83,13 +83,18 @@ def best_of_each(runs: int, *fns: Callable[[], object]) -> list[float]:
 
 def versus_raw(
     runs: int, served: Callable[[], object], raw: Callable[[], object], round_trip: Callable[[], object]
-) -> tuple[float, float]:
-    """The fastest request to querybase, and the fastest raw-driver run plus the fastest HTTP round trip, in
+) -> tuple[float, float, float]:
+    """The fastest request to querybase, the fastest raw-driver run and the fastest HTTP round trip, in
     seconds: timed in turns, in the order request, raw, round trip, raw, so that each of the two HTTP
     timings follows a raw run and finds the server equally idle (one straight after the other, the second
-    would find it warm)."""
+    would find it warm). The baseline is the raw run plus the round trip."""
     served_best, raw_best, trip_best, raw_again = best_of_each(runs, served, raw, round_trip, raw)
-    return served_best, min(raw_best, raw_again) + trip_best
+    return served_best, min(raw_best, raw_again), trip_best
+
+
+def versus_figures(qb: float, raw: float, trip: float) -> str:
+    """'querybase vs its baseline (raw driver + round trip)', in milliseconds."""
+    return f"{qb * 1000:.1f} ms vs {(raw + trip) * 1000:.1f} ms ({raw * 1000:.1f} + {trip * 1000:.1f})"
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
@@ -303,14 +308,14 @@ def main() -> int:
             conn.execute(TUTORIAL_SQL).fetchall()
             conn.close()
 
-        qb, raw = versus_raw(
+        qb, raw, trip = versus_raw(
             30, lambda: request("POST", base + "/api/dataset", tutorial, headers), raw_tutorial, round_trip
         )
         results.append(
             (
                 "(a) tutorial aggregate",
-                f"{qb * 1000:.1f} ms vs {raw * 1000:.1f} ms",
-                f"{qb / raw:.2f}x (<= 1.5x)",
+                versus_figures(qb, raw, trip),
+                f"{qb / (raw + trip):.2f}x (<= 1.5x)",
             )
         )
 
@@ -326,7 +331,7 @@ def main() -> int:
             json.dumps(conn.execute("SELECT * FROM ORDERS LIMIT 10000").fetchall())
             conn.close()
 
-        qb, raw = versus_raw(
+        qb, raw, trip = versus_raw(
             10,
             lambda: request(
                 "POST", base + "/api/dataset/json", headers=headers, form={"query": json.dumps(rows_query)}
@@ -337,8 +342,8 @@ def main() -> int:
         results.append(
             (
                 "(b) 10,000 rows as JSON",
-                f"{qb * 1000:.1f} ms vs {raw * 1000:.1f} ms",
-                f"{qb / raw:.2f}x (<= 2x)",
+                versus_figures(qb, raw, trip),
+                f"{qb / (raw + trip):.2f}x (<= 2x)",
             )
         )
 
@@ -376,13 +381,13 @@ def main() -> int:
                 writer.writerow(row)
             conn.close()
 
-        qb, raw = versus_raw(3, qb_csv, raw_csv, round_trip)
+        qb, raw, trip = versus_raw(3, qb_csv, raw_csv, round_trip)
         peak = rss_kb(server.process.pid, "VmHWM")
         results.append(
             (
                 "(c) 1,000,000 rows as CSV",
-                f"{qb:.2f} s vs {raw:.2f} s ({min(lines)}-{max(lines)} rows)",
-                f"{qb / raw:.2f}x (<= 1.5x)",
+                f"{versus_figures(qb, raw, trip)}, {min(lines)}-{max(lines)} rows",
+                f"{qb / (raw + trip):.2f}x (<= 1.5x)",
             )
         )
         results.append(
@@ -412,12 +417,16 @@ def main() -> int:
             (
                 f"idle memory, {workers} workers + supervisor",
                 f"{pss / 1024:.0f} MB PSS (RSS summed: {rss / 1024:.0f} MB)",
-                "< 120 MB",
+                "(the targets are one process's)",
             )
         )
         rps, how = throughput(server.base, headers)
         results.append(
-            (f"GET /api/user/current, {workers} workers", f"{rps:.0f} requests/s ({how})", ">= 1600")
+            (
+                f"GET /api/user/current, {workers} workers",
+                f"{rps:.0f} requests/s ({how})",
+                "(the targets are one process's)",
+            )
         )
         server.stop()
     finally:
