@@ -87,7 +87,13 @@ def versus_raw(
     """The fastest request to querybase, the fastest raw-driver run and the fastest HTTP round trip, in
     seconds: timed in turns, in the order request, raw, round trip, raw, so that each of the two HTTP
     timings follows a raw run and finds the server equally idle (one straight after the other, the second
-    would find it warm). The baseline is the raw run plus the round trip."""
+    would find it warm). The baseline is the raw run plus the round trip.
+
+    Files written just before (an install, the Sample Database, the big table) are flushed to disk first,
+    so that the kernel does not write them back during the timings: on these 2-core machines that takes
+    a core from whichever side it lands on, and querybase (client and server) needs both where the raw
+    driver needs one. Right after `pip install`, about 300 MB waited half a minute to be written back."""
+    os.sync()
     served_best, raw_best, trip_best, raw_again = best_of_each(runs, served, raw, round_trip, raw)
     return served_best, min(raw_best, raw_again), trip_best
 
@@ -257,6 +263,7 @@ def main() -> int:
     # This checkout is an editable install: with PYTHONDONTWRITEBYTECODE set (as on the CI machines), every
     # server start would otherwise compile ~60 modules first, 0.1-0.2 s of the start-up measured below.
     compileall.compile_dir(ROOT / "src", quiet=1)
+    os.sync()  # see `versus_raw`
     folder = Path(tempfile.mkdtemp(prefix="qb-bench-"))
     results: list[tuple[str, str, str]] = []
     try:
