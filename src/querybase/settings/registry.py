@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import enum
+import functools
 import io
 import os
 import re
@@ -81,7 +82,7 @@ class SettingDef:
     read_from_env: bool = True
     on_change: OnChange | None = None
 
-    @property
+    @functools.cached_property
     def env_name(self) -> str:
         """Metabase's rule: drop every character outside [a-zA-Z0-9_-], then `-` → `_`, upper-cased."""
         return "MB_" + re.sub(r"[^a-zA-Z0-9_-]", "", self.key).replace("-", "_").upper()
@@ -242,8 +243,10 @@ def obfuscate(value: Any) -> Any:
     return "**********" + text[-2:]
 
 
-# Built once: SQLAlchemy memoizes a statement's cache key, and this one runs in most requests.
-_STORED = select(Setting.key, Setting.value)
+# Built once: SQLAlchemy memoizes a statement's cache key, and this one runs in most requests. Of the
+# table, not the ORM class: a Core statement skips the ORM's execution steps (it then does not flush the
+# session first, and need not: settings are only ever written with statements, which run at once).
+_STORED = select(Setting.__table__.c.key, Setting.__table__.c.value)
 
 
 class Settings:
