@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 import json
 import math
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -847,15 +848,14 @@ def _compare(scope: _Scope, clause: list[Any]) -> Expr:
     bounds = _bucket_of(scope, left, right)
     if bounds is not None:
         start, end = bounds
-        return {
-            "<": _within(scope, left, None, start),
-            "<=": _within(scope, left, None, end),
-            ">": _within(scope, left, end, None),
-            ">=": _within(scope, left, start, None),
-        }[name]
+        low, high = {"<": (None, start), "<=": (None, end), ">": (end, None), ">=": (start, None)}[name]
+        return _within(scope, left, low, high)
     a = _compare_operand(scope, left)
     b = _compare_operand(scope, right) if _is_clause(right, "field") else _value(scope, right, left)
-    return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[name]
+    return _COMPARISONS[name](a, b)
+
+
+_COMPARISONS = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 
 
 def _between(scope: _Scope, clause: list[Any]) -> Expr:
