@@ -625,7 +625,7 @@ def run(
     return api.post(path, body, expect=expect)
 
 
-def test_dashcard_runs_with_filter_values_and_defaults(api, filtered):
+def test_dashcard_runs_with_filter_values_and_defaults(api, filtered, metabase_sample_data):
     rasta = api.as_("rasta")
     dashboard, card, dashcard = filtered["dashboard"], filtered["card"], filtered["dashcard"]
     body = run(
@@ -668,7 +668,7 @@ def test_running_checks_the_dashcard(api, filtered):
     assert run(api, dashboard, dashcard, card["id"], expect=401) == "Unauthenticated"
 
 
-def test_dashcard_download(api, filtered):
+def test_dashcard_download(api, filtered, metabase_sample_data):
     rasta = api.as_("rasta")
     dashboard, card, dashcard = filtered["dashboard"], filtered["card"], filtered["dashcard"]
     path = f"/api/dashboard/{dashboard['id']}/dashcard/{dashcard['id']}/card/{card['id']}/query/csv"

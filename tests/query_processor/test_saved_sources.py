@@ -155,7 +155,7 @@ def test_a_bare_card_source_returns_its_columns_by_name(admin, sample):
     assert all(row[cols.index(subtotal)] > 100 for row in body["data"]["rows"])
 
 
-def test_a_model_s_edited_metadata_names_its_columns(admin, sample):
+def test_a_model_s_edited_metadata_names_its_columns(admin, sample, metabase_sample_data):
     query = {
         "database": sample["db"],
         "type": "query",
@@ -185,7 +185,7 @@ def test_a_model_s_edited_metadata_names_its_columns(admin, sample):
     assert (category["display_name"], category["description"]) == ("Kind of thing", "What it is")
 
 
-def test_a_native_card_as_a_source(admin, sample):
+def test_a_native_card_as_a_source(admin, sample, metabase_sample_data):
     native = {
         "database": sample["db"],
         "type": "native",
@@ -208,7 +208,7 @@ def test_a_native_card_as_a_source(admin, sample):
     assert body["data"]["rows"] == [["Doohickey", 42], ["Gadget", 53], ["Gizmo", 51], ["Widget", 54]]
 
 
-def test_the_saved_questions_database_runs_on_the_card_s_database(admin, sample):
+def test_the_saved_questions_database_runs_on_the_card_s_database(admin, sample, metabase_sample_data):
     card = create_card(admin, orders_over_100(sample))
     query = {
         "database": -1337,
@@ -222,7 +222,7 @@ def test_the_saved_questions_database_runs_on_the_card_s_database(admin, sample)
     assert admin.post("/api/dataset", missing, expect=404) == "Not found."
 
 
-def test_archived_cards_still_work_and_unknown_ones_fail(admin, sample):
+def test_archived_cards_still_work_and_unknown_ones_fail(admin, sample, metabase_sample_data):
     card = create_card(admin, orders_over_100(sample))
     archive(admin, card)
     query = {
@@ -296,7 +296,7 @@ def between_100_and_101(ids: dict) -> dict[str, Any]:
     }
 
 
-def test_snippets_are_substituted_by_id_or_name(admin, sample, app_db):
+def test_snippets_are_substituted_by_id_or_name(admin, sample, app_db, metabase_sample_data):
     name = unique("Big orders")
     with app_db.begin() as conn:
         snippet_id = conn.execute(
@@ -367,7 +367,7 @@ def test_snippets_are_substituted_by_id_or_name(admin, sample, app_db):
 # --- segments and metrics -----------------------------------------------------------------------------------
 
 
-def test_a_segment_filter_is_inlined(admin, sample):
+def test_a_segment_filter_is_inlined(admin, sample, metabase_sample_data):
     definition = {
         "source-table": sample["ORDERS"],
         "filter": [">", ["field", sample["ORDERS.SUBTOTAL"], None], 100],
@@ -393,7 +393,7 @@ def test_a_segment_filter_is_inlined(admin, sample):
     )
 
 
-def test_a_legacy_metric_aggregation(admin, sample):
+def test_a_legacy_metric_aggregation(admin, sample, metabase_sample_data):
     subtotal = ["field", sample["ORDERS.SUBTOTAL"], None]
     definition = {
         "source-table": sample["ORDERS"],
@@ -423,7 +423,7 @@ def metric_query(ids: dict, metric_id: int) -> dict[str, Any]:
     }
 
 
-def test_a_metric_card_aggregation(admin, sample):
+def test_a_metric_card_aggregation(admin, sample, metabase_sample_data):
     subtotal = ["field", sample["ORDERS.SUBTOTAL"], None]
     definition = {
         "database": sample["db"],
